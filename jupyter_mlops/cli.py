@@ -1,0 +1,142 @@
+"""``jupyter-mlops``: the command line for CI. Thin: parse, call the API, print text or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import api
+from .display import text_table
+from .errors import MlopsError
+from .names import parse_ref
+
+Handler = Callable[[argparse.Namespace], Any]
+
+
+def _emit(args: argparse.Namespace, result: Any) -> None:
+    if result is None:
+        return
+    if getattr(args, "json", False):
+        print(json.dumps(_jsonable(result), indent=2, default=str))
+    elif isinstance(result, list):
+        print(text_table([r.summary() for r in result]))
+        if getattr(result, "has_more", False):
+            print(f"(more: --offset {result.offset + len(result)})")
+    elif hasattr(result, "summary"):
+        print(text_table([result.summary()]))
+    elif isinstance(result, dict):
+        print(text_table([result]))
+    else:
+        print(result)
+
+
+def _jsonable(result: Any) -> Any:
+    if isinstance(result, list):
+        return [_jsonable(r) for r in result]
+    if hasattr(result, "to_dict"):
+        return result.to_dict()
+    return result
+
+
+# --- workspace ---------------------------------------------------------------------------------
+def cmd_workspace(args: argparse.Namespace) -> Any:
+    return api.get_workspace(args.workspace).describe()
+
+
+# --- models ------------------------------------------------------------------------------------
+def cmd_models_register(args: argparse.Namespace) -> Any:
+    return api.register_model(
+        args.path, args.name, args.tag, args.property, args.description, args.framework,
+        progress=not args.json, workspace=args.workspace,
+    )
+
+
+def cmd_models_list(args: argparse.Namespace) -> Any:
+    return api.list_models(
+        args.name, args.tag, args.property, args.latest,
+        limit=args.limit, offset=args.offset, workspace=args.workspace,
+    )
+
+
+def cmd_models_show(args: argparse.Namespace) -> Any:
+    ref = parse_ref(args.ref)
+    return api.get_model(ref.name, ref.version, workspace=args.workspace)
+
+
+def cmd_models_download(args: argparse.Namespace) -> Any:
+    path = api.download_model(args.ref, args.dir, exist_ok=args.overwrite, workspace=args.workspace)
+    return {"path": str(path)}
+
+
+def cmd_models_delete(args: argparse.Namespace) -> Any:
+    ref = parse_ref(args.ref)
+    if ref.version is None:
+        raise MlopsError(f"Give the version to delete: {ref.name}:VERSION.")
+    api.delete_model(ref.name, ref.version, workspace=args.workspace)
+    return {"deleted": str(ref)}
+
+
+def _models_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    models = sub.add_parser("models", help="the model registry").add_subparsers(dest="action", required=True)
+    p = models.add_parser("register", parents=[common], help="register a file or folder")
+    p.add_argument("path")
+    p.add_argument("--name", "-n", required=True)
+    p.add_argument("--tag", "-t", action="append", default=[], metavar="K=V")
+    p.add_argument("--property", "-p", action="append", default=[], metavar="K=V")
+    p.add_argument("--description", "-d")
+    p.add_argument("--framework", "-f", choices=["onnx", "sklearn", "custom"])
+    p.set_defaults(handler=cmd_models_register)
+    p = models.add_parser("list", parents=[common], help="list models, newest first")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--tag", "-t", action="append", default=[], metavar="FILTER")
+    p.add_argument("--property", "-p", action="append", default=[], metavar="FILTER")
+    p.add_argument("--latest", action="store_true")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--offset", type=int, default=0)
+    p.set_defaults(handler=cmd_models_list)
+    p = models.add_parser("show", parents=[common], help="one model version")
+    p.add_argument("ref", metavar="NAME[:VERSION]")
+    p.set_defaults(handler=cmd_models_show)
+    p = models.add_parser("download", parents=[common], help="write a model's files")
+    p.add_argument("ref", metavar="NAME[:VERSION]")
+    p.add_argument("--dir", default=".")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(handler=cmd_models_download)
+    p = models.add_parser("delete", parents=[common], help="delete one version")
+    p.add_argument("ref", metavar="NAME:VERSION")
+    p.set_defaults(handler=cmd_models_delete)
+
+
+PARSER_BUILDERS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_models_parser]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", "-w", help="workspace folder or config file")
+    common.add_argument("--json", action="store_true", help="print JSON")
+    parser = argparse.ArgumentParser(prog="jupyter-mlops", description="Manage, deploy and monitor models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("workspace", parents=[common], help="show the workspace in use and why")
+    p.set_defaults(handler=cmd_workspace)
+    for build in PARSER_BUILDERS:
+        build(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        _emit(args, args.handler(args))
+    except MlopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

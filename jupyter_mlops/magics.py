@@ -1,0 +1,150 @@
+"""IPython magics: thin adapters that parse a line, call the API and return a result object.
+
+An :class:`~jupyter_mlops.errors.MlopsError` becomes IPython's ``UsageError``: one line, no
+traceback, and a papermill run still fails. ``-o/--out NAME`` binds the result in the notebook.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Unicode
+from traitlets.config import Configurable
+
+from . import api
+from .errors import MlopsError
+from .names import parse_ref
+
+
+def _adapter(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Parse the line (answering --help), turn MlopsError into UsageError, bind -o."""
+
+    @functools.wraps(func)
+    def wrapper(self: MlopsMagics, line: str = "") -> Any:
+        if any(tok in ("-h", "--help") for tok in line.split()):
+            print(wrapper.parser.format_help())  # type: ignore[attr-defined]
+            return None
+        args = parse_argstring(wrapper, line)
+        try:
+            result = func(self, args)
+        except MlopsError as exc:
+            raise UsageError(str(exc)) from None
+        out = getattr(args, "out", None)
+        if out:
+            if not out.isidentifier():
+                raise UsageError(f"Invalid -o name {out!r}: it must be a Python identifier.")
+            self.shell.user_ns[out] = result
+        return result
+
+    return wrapper
+
+
+def out_arg(func: Callable[..., Any]) -> Callable[..., Any]:
+    return argument("-o", "--out", metavar="VAR", help="store the result in this variable")(func)
+
+
+@magics_class
+class MlopsMagics(Magics, Configurable):
+    """``%register_model``, ``%models``, ``%model``, ``%delete_model``, ``%mlops``."""
+
+    workspace = Unicode(
+        None, allow_none=True, config=True,
+        help="Workspace path or config file; unset means automatic resolution.",
+    ).tag(config=True)
+    progress = Bool(
+        None, allow_none=True, help="Show progress bars: True, False, or None for large transfers only."
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        Configurable.__init__(self, config=shell.config if shell is not None else None)
+        Magics.__init__(self, shell=shell, **kwargs)
+
+    @property
+    def _ws(self) -> Any:
+        return self.workspace or None
+
+    @line_magic
+    @magic_arguments()
+    @argument("path", help="model file or folder")
+    @argument("--name", "-n", required=True, help="model name")
+    @argument("--tag", "-t", action="append", default=[], metavar="K=V", help="tag (repeatable)")
+    @argument("--property", "-p", action="append", default=[], metavar="K=V", help="property (repeatable)")
+    @argument("--description", "-d", help="description")
+    @argument("--framework", "-f", help="onnx, sklearn or custom (detected when omitted)")
+    @out_arg
+    @_adapter
+    def register_model(self, args: Any) -> Any:
+        """Register a model file or folder as the next version of NAME."""
+        return api.register_model(
+            _unquote(args.path), args.name, args.tag, args.property, _unquote(args.description),
+            args.framework, progress=self.progress, workspace=self._ws,
+        )
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", nargs="?", help="only versions of this model")
+    @argument("--tag", "-t", action="append", default=[], metavar="FILTER", help="key or key=value (repeatable)")
+    @argument("--property", "-p", action="append", default=[], metavar="FILTER", help="key or key=value")
+    @argument("--latest", action="store_true", help="only the latest version of each model")
+    @argument("--limit", type=int, default=100, help="page size")
+    @argument("--offset", type=int, default=0, help="skip this many")
+    @out_arg
+    @_adapter
+    def models(self, args: Any) -> Any:
+        """List registered models, newest first."""
+        return api.list_models(
+            args.name, args.tag, args.property, args.latest,
+            limit=args.limit, offset=args.offset, workspace=self._ws,
+        )
+
+    @line_magic
+    @magic_arguments()
+    @argument("ref", help="NAME or NAME:VERSION")
+    @out_arg
+    @_adapter
+    def model(self, args: Any) -> Any:
+        """Show one model version (the latest when no version is given)."""
+        ref = parse_ref(args.ref)
+        return api.get_model(ref.name, ref.version, workspace=self._ws)
+
+    @line_magic
+    @magic_arguments()
+    @argument("ref", help="NAME:VERSION")
+    @_adapter
+    def delete_model(self, args: Any) -> Any:
+        """Delete one model version (refused while an image uses it)."""
+        ref = parse_ref(args.ref)
+        if ref.version is None:
+            raise UsageError(f"Give the version to delete: {ref.name}:VERSION.")
+        api.delete_model(ref.name, ref.version, workspace=self._ws)
+        print(f"Deleted model {ref}.")
+
+    @line_magic
+    @magic_arguments()
+    @argument("command", choices=["workspace"], help="workspace: show the workspace in use and why")
+    @argument("--use", metavar="PATH", help="switch to this workspace folder or config file")
+    @out_arg
+    @_adapter
+    def mlops(self, args: Any) -> Any:
+        """General commands: ``%mlops workspace [--use PATH]``."""
+        if args.use:
+            self.workspace = _unquote(args.use)
+        return api.get_workspace(self._ws)
+
+
+def _unquote(text: str | None) -> str | None:
+    if text and len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    magics = MlopsMagics(shell=ipython)
+    ipython.register_magics(magics)
+    if magics not in ipython.configurables:
+        ipython.configurables.append(magics)

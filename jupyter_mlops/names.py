@@ -1,0 +1,101 @@
+"""Validation and parsing of the small strings users type: names, references, tag filters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidNameError, UsageError
+
+_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+MAX_NAME = 255
+
+
+def validate_name(name: object, kind: str = "model") -> str:
+    """Return ``name`` if it is a valid object name, else raise a one-line error showing it."""
+    if not isinstance(name, str) or not name:
+        raise InvalidNameError(f"Invalid {kind} name {name!r}: it must be a non-empty string.")
+    if len(name) > MAX_NAME:
+        raise InvalidNameError(
+            f"Invalid {kind} name {name[:40]!r}...: {len(name)} characters, at most {MAX_NAME}."
+        )
+    if not _NAME.fullmatch(name) or name in {".", ".."}:
+        raise InvalidNameError(
+            f"Invalid {kind} name {name!r}: use letters, digits, '-', '_' and '.' only."
+        )
+    return name
+
+
+def parse_version(text: object) -> int:
+    """Parse a version number (a positive integer)."""
+    if isinstance(text, int) and not isinstance(text, bool) and text > 0:
+        return text
+    if isinstance(text, str) and text.isdigit() and int(text) > 0:
+        return int(text)
+    raise UsageError(f"Invalid version {text!r}: versions are positive integers.")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """``NAME`` or ``NAME:VERSION``."""
+
+    name: str
+    version: int | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.version is None else f"{self.name}:{self.version}"
+
+
+def parse_ref(text: str, kind: str = "model") -> Ref:
+    """Parse ``NAME[:VERSION]``."""
+    name, sep, version = text.partition(":")
+    validate_name(name, kind)
+    return Ref(name, parse_version(version) if sep else None)
+
+
+@dataclass(frozen=True)
+class KeyFilter:
+    """A filter written ``key`` (has the key) or ``key=value``."""
+
+    key: str
+    value: str | None = None
+
+
+def parse_filter(text: str, what: str = "tag") -> KeyFilter:
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not key:
+        raise UsageError(f"Invalid {what} {text!r}: write key or key=value.")
+    return KeyFilter(key, value if sep else None)
+
+
+def parse_filters(filters: object, what: str = "tag") -> list[KeyFilter]:
+    """Accept a dict ({key: value or None}), a string, or a list of strings."""
+    if filters is None:
+        return []
+    if isinstance(filters, dict):
+        return [KeyFilter(str(k), None if v is None else str(v)) for k, v in filters.items()]
+    if isinstance(filters, str):
+        filters = [filters]
+    return [parse_filter(f, what) for f in filters]  # type: ignore[union-attr]
+
+
+def parse_pairs(pairs: object, what: str = "tag") -> dict[str, str]:
+    """Turn ``key=value`` strings (or a dict) into a dict; a missing ``=`` is an error."""
+    if pairs is None:
+        return {}
+    if isinstance(pairs, dict):
+        out = {str(k): str(v) for k, v in pairs.items()}
+    else:
+        if isinstance(pairs, str):
+            pairs = [pairs]
+        out = {}
+        for pair in pairs:  # type: ignore[union-attr]
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise UsageError(f"Invalid {what} {pair!r}: write key=value.")
+            out[key.strip()] = value
+    for key in out:
+        if len(key) > MAX_NAME:
+            raise UsageError(f"Invalid {what} key {key[:40]!r}...: at most {MAX_NAME} characters.")
+    return out

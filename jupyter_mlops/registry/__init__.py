@@ -1,0 +1,1 @@
+"""The model registry: versions, tags, properties, search, download, lineage."""

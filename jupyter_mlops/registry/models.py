@@ -1,0 +1,220 @@
+"""Register, find, change, download and delete model versions."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, select
+
+from ..errors import InUseError, NotFoundError, UsageError
+from ..names import parse_filters, parse_pairs, parse_version, validate_name
+from ..store import kv
+from ..store.schema import image_models, images, models
+from ..workspace import Workspace
+from .framework import FRAMEWORKS, detect_framework, read_signature
+from .records import Model, ModelList
+
+KIND = "model"
+DEFAULT_PAGE = 100
+
+
+def _manifest(path: Path) -> list[tuple[str, Path]]:
+    """(relative name, file) pairs; a folder keeps its own name as the first path segment."""
+    if path.is_file():
+        return [(path.name, path)]
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    if not files:
+        raise UsageError(f"Model folder {str(path)!r} is empty.")
+    return [(f"{path.name}/{p.relative_to(path).as_posix()}", p) for p in files]
+
+
+def _folder_digest(entries: list[tuple[str, str, int]]) -> str:
+    h = hashlib.sha256()
+    for rel, sha, _size in entries:
+        h.update(f"{rel}\0{sha}\n".encode())
+    return h.hexdigest()
+
+
+class ModelRegistry:
+    """The model registry of one workspace."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+
+    # --- writing ------------------------------------------------------------------------------
+    def register(
+        self,
+        path: str | os.PathLike[str],
+        name: str,
+        tags: Any = None,
+        properties: Any = None,
+        description: str | None = None,
+        framework: str | None = None,
+        progress: bool | None = None,
+    ) -> Model:
+        validate_name(name)
+        tags, properties = parse_pairs(tags, "tag"), parse_pairs(properties, "property")
+        src = Path(path).expanduser()
+        if not src.exists():
+            raise UsageError(f"Model path {str(path)!r} does not exist.")
+        if framework is None:
+            framework = detect_framework(src)
+        elif framework not in FRAMEWORKS:
+            raise UsageError(f"Unknown framework {framework!r}: use one of {', '.join(FRAMEWORKS)}.")
+        signature = read_signature(src, framework)
+        entries = [(rel, *self.ws.artifacts.put_file(p, progress)) for rel, p in _manifest(src)]
+        size = sum(e[2] for e in entries)
+        sha = entries[0][1] if src.is_file() else _folder_digest(entries)
+        store = self.ws.metadata
+        with store.begin() as conn:
+            version = store.allocate_version(conn, KIND, name)
+            model_id = conn.execute(
+                models.insert().values(
+                    name=name, version=version, description=description, framework=framework,
+                    created_at=time.time(), size=size, sha256=sha, is_folder=int(src.is_dir()),
+                    files=[list(e) for e in entries], signature=signature, created_by=_user(),
+                )
+            ).inserted_primary_key[0]
+            kv.insert(conn, KIND, model_id, tags)
+            kv.insert(conn, KIND, model_id, properties, kv.properties)
+            return self._load(conn, [self._row(conn, model_id)])[0]
+
+    def update(
+        self,
+        name: str,
+        version: int | str,
+        tags: Any = None,
+        remove_tags: list[str] | None = None,
+        properties: Any = None,
+        description: str | None = None,
+    ) -> Model:
+        """Add or change tags, remove tags, add properties, replace the description."""
+        tags, properties = parse_pairs(tags, "tag"), parse_pairs(properties, "property")
+        with self.ws.metadata.begin() as conn:
+            row = self._find(conn, name, version)
+            kv.set_tags(conn, KIND, row.id, tags, remove_tags or ())
+            kv.add_properties(conn, KIND, row.id, properties, f"model {name}:{row.version}")
+            if description is not None:
+                conn.execute(models.update().where(models.c.id == row.id).values(description=description))
+            return self._load(conn, [self._row(conn, row.id)])[0]
+
+    def set_baseline(self, name: str, version: int | str, baseline: dict[str, Any]) -> None:
+        with self.ws.metadata.begin() as conn:
+            row = self._find(conn, name, version)
+            conn.execute(models.update().where(models.c.id == row.id).values(baseline=baseline))
+
+    def delete(self, name: str, version: int | str) -> None:
+        """Delete one version; refused while an image uses it. Numbers are never reused."""
+        with self.ws.metadata.begin() as conn:
+            row = self._find(conn, name, version)
+            users = conn.execute(
+                select(images.c.name, images.c.version)
+                .join(image_models, image_models.c.image_id == images.c.id)
+                .where(image_models.c.model_id == row.id)
+                .order_by(images.c.name, images.c.version)
+            ).all()
+            if users:
+                names = ", ".join(f"{n}:{v}" for n, v in users)
+                raise InUseError(
+                    f"Model {name}:{row.version} is used by image {names}; delete the image first."
+                )
+            kv.drop_all(conn, KIND, row.id)
+            conn.execute(delete(models).where(models.c.id == row.id))
+
+    # --- reading ------------------------------------------------------------------------------
+    def get(self, name: str, version: int | str | None = None) -> Model:
+        """One version; the latest when ``version`` is None."""
+        with self.ws.metadata.begin() as conn:
+            return self._load(conn, [self._find(conn, name, version)])[0]
+
+    def list(
+        self,
+        name: str | None = None,
+        tags: Any = None,
+        properties: Any = None,
+        latest: bool = False,
+        limit: int = DEFAULT_PAGE,
+        offset: int = 0,
+    ) -> ModelList:
+        """Newest first. Filters are ``key`` (has it) or ``key=value``; all must match."""
+        if limit < 1 or offset < 0:
+            raise UsageError(f"Invalid page: limit={limit}, offset={offset}; limit >= 1, offset >= 0.")
+        query = select(models)
+        conditions = kv.filter_clause(KIND, models.c.id, parse_filters(tags, "tag"))
+        conditions += kv.filter_clause(KIND, models.c.id, parse_filters(properties, "property"), kv.properties)
+        if name is not None:
+            conditions.append(models.c.name == validate_name(name))
+        if latest:
+            newer = models.alias("newer")
+            conditions.append(
+                models.c.version
+                == select(func.max(newer.c.version)).where(newer.c.name == models.c.name).scalar_subquery()
+            )
+        query = query.where(and_(*conditions)) if conditions else query
+        query = query.order_by(models.c.id.desc()).limit(limit + 1).offset(offset)
+        with self.ws.metadata.begin() as conn:
+            rows = conn.execute(query).all()
+            page = self._load(conn, rows[:limit])
+        return ModelList(page, has_more=len(rows) > limit, offset=offset)
+
+    def download(
+        self, name: str, version: int | str | None, target_dir: str | os.PathLike[str],
+        exist_ok: bool = False, progress: bool | None = None,
+    ) -> Path:
+        """Write the model's file (or folder) into ``target_dir``; returns its path."""
+        model = self.get(name, version)
+        target = Path(target_dir).expanduser().resolve()
+        for rel, sha, _size in model.files:
+            dest = target / PurePosixPath(rel)
+            if not dest.resolve().is_relative_to(target):
+                raise UsageError(f"Refusing to write {rel!r} outside {str(target)!r}.")
+            if dest.exists() and not exist_ok:
+                raise UsageError(f"{str(dest)!r} already exists; pass exist_ok=True to overwrite.")
+            self.ws.artifacts.get_blob(sha, dest, progress)
+        return target / PurePosixPath(model.files[0][0]).parts[0]
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _find(self, conn: Connection, name: str, version: int | str | None):  # type: ignore[no-untyped-def]
+        validate_name(name)
+        query = select(models).where(models.c.name == name)
+        if version is None:
+            row = conn.execute(query.order_by(models.c.version.desc()).limit(1)).first()
+            if row is None:
+                raise NotFoundError(f"Model {name!r} not found.")
+            return row
+        v = parse_version(version)
+        row = conn.execute(query.where(models.c.version == v)).first()
+        if row is None:
+            raise NotFoundError(f"Model {name}:{v} not found.")
+        return row
+
+    @staticmethod
+    def _row(conn: Connection, model_id: int):  # type: ignore[no-untyped-def]
+        return conn.execute(select(models).where(models.c.id == model_id)).one()
+
+    @staticmethod
+    def _load(conn: Connection, rows: list[Any]) -> list[Model]:
+        ids = [r.id for r in rows]
+        tag_map = kv.load(conn, KIND, ids)
+        prop_map = kv.load(conn, KIND, ids, kv.properties)
+        return [
+            Model(
+                id=r.id, name=r.name, version=r.version, framework=r.framework,
+                created_at=r.created_at, size=r.size, sha256=r.sha256, description=r.description,
+                tags=dict(tag_map.get(r.id, {})), properties=dict(prop_map.get(r.id, {})),
+                files=[tuple(f) for f in r.files], signature=r.signature, is_folder=bool(r.is_folder),
+            )
+            for r in rows
+        ]
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return None

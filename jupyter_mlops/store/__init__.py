@@ -1,0 +1,1 @@
+"""Storage: metadata (SQLAlchemy Core) and artifacts (local folder or Azure Blob Storage)."""

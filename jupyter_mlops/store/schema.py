@@ -1,0 +1,112 @@
+"""The metadata schema (SQLAlchemy Core), one definition for SQLite and PostgreSQL.
+
+Tags and properties live in shared key/value tables keyed by ``kind`` ('model', 'image',
+'deployment'), so one piece of code filters all three. ``SCHEMA_VERSION`` is stored in ``meta``;
+:mod:`.migrations` moves older databases forward.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+SCHEMA_VERSION = 1
+NAME = String(255)
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Per-(kind, name) version counters: versions are never reused, even after deletes.
+counters = Table(
+    "counters",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("name", NAME, primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("description", Text),
+    Column("framework", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("is_folder", Integer, nullable=False, default=0),
+    Column("files", JSON, nullable=False),  # [[relative path, sha256, size], ...]
+    Column("signature", JSON),  # {"inputs": [...], "outputs": [...]} where known
+    Column("baseline", JSON),  # per-feature summary statistics of training data
+    Column("created_by", String(255)),
+    UniqueConstraint("name", "version", name="uq_models_name_version"),
+)
+
+images = Table(
+    "images",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("description", Text),
+    Column("created_at", Float, nullable=False),
+    Column("state", String(32), nullable=False, default="succeeded"),
+    Column("docker_tag", String(512)),
+    Column("digest", String(128)),
+    Column("size", BigInteger),
+    Column("base_image", String(512)),
+    Column("spec", JSON),  # script name, requirements, gpu flag, ...
+    Column("context_sha256", String(64)),
+    Column("build_log", Text),
+    UniqueConstraint("name", "version", name="uq_images_name_version"),
+)
+
+image_models = Table(
+    "image_models",
+    metadata,
+    Column("image_id", Integer, ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    Column("model_id", Integer, ForeignKey("models.id"), primary_key=True),
+    Index("ix_image_models_model", "model_id"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("obj_id", Integer, primary_key=True),
+    Column("key", NAME, primary_key=True),
+    Column("value", Text, nullable=False),
+    Index("ix_tags_lookup", "kind", "key", "value", "obj_id"),
+)
+
+properties = Table(
+    "properties",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("obj_id", Integer, primary_key=True),
+    Column("key", NAME, primary_key=True),
+    Column("value", Text, nullable=False),
+    Index("ix_properties_lookup", "kind", "key", "value", "obj_id"),
+)
+
+KV_TABLES = {"tags": tags, "properties": properties}

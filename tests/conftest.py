@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_mlops.workspace import ENV_VAR, Workspace, use_workspace
+
+from .services import Azurite, Postgres
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test touches the real ~/.jupyter-mlops or picks up a stray config file."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    use_workspace(None)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """An embedded workspace in a temporary folder, selected through the environment variable."""
+    root = tmp_path / "ws"
+    monkeypatch.setenv(ENV_VAR, str(root))
+    return Workspace.embedded(root, source="test")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    pg = Postgres()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    az = Azurite()
+    yield az
+    az.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Workspace:
+    """The registry's behaviour must be identical on SQLite and on PostgreSQL."""
+    root = tmp_path / "ws"
+    if request.param == "sqlite":
+        return Workspace.embedded(root, source="test")
+    url = request.getfixturevalue("postgres").new_database()
+    return Workspace(metadata_url=url, artifacts_url=str(root / "artifacts"), root=root, source="test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("PYTHONHASHSEED", "0")
