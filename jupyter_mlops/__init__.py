@@ -1,64 +1,61 @@
 """jupyter-mlops: register, build, deploy and monitor models from Jupyter.
 
 ``import jupyter_mlops as mlops`` gives the whole plain Python API; ``%load_ext jupyter_mlops``
-adds the magics. Importing has no side effects: nothing is created or contacted until used.
+adds the magics. Importing has no side effects: nothing is created or contacted until used, and
+names load lazily, so ``jupyter_mlops.serving`` (inside images) pulls in none of the notebook side.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .api import (
-    delete_model,
-    download_model,
-    get_model,
-    get_workspace,
-    list_models,
-    register_model,
-    update_model,
-)
-from .errors import (
-    BuildError,
-    ConflictError,
-    DeploymentError,
-    ImmutableError,
-    InUseError,
-    InvalidNameError,
-    MlopsError,
-    NotFoundError,
-    StoreError,
-    UsageError,
-)
-from .registry.records import Model, ModelList
-from .workspace import Workspace, use_workspace
 
-__all__ = [
-    "BuildError",
-    "ConflictError",
-    "DeploymentError",
-    "ImmutableError",
-    "InUseError",
-    "InvalidNameError",
-    "MlopsError",
-    "Model",
-    "ModelList",
-    "NotFoundError",
-    "StoreError",
-    "UsageError",
-    "Workspace",
-    "__version__",
-    "delete_model",
-    "download_model",
-    "get_model",
-    "get_workspace",
-    "list_models",
-    "register_model",
-    "update_model",
-    "use_workspace",
-]
+_EXPORTS = {
+    "api": [
+        "delete_model", "download_model", "get_model", "get_workspace", "list_models",
+        "register_model", "update_model",
+    ],
+    "errors": [
+        "BuildError", "ConflictError", "DeploymentError", "ImmutableError", "InUseError",
+        "InvalidNameError", "MlopsError", "NotFoundError", "StoreError", "UsageError",
+    ],
+    "registry.records": ["Model", "ModelList"],
+    "workspace": ["Workspace", "use_workspace"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted([*_WHERE, "__version__"])
 
 
-def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_mlops' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
+
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext jupyter_mlops``: register the magics; no network, no files."""
     from .magics import load_ipython_extension as _load
 
     _load(ipython)
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from .api import (  # noqa: F401
+        delete_model, download_model, get_model, get_workspace, list_models, register_model, update_model,
+    )
+    from .errors import (  # noqa: F401
+        BuildError, ConflictError, DeploymentError, ImmutableError, InUseError, InvalidNameError,
+        MlopsError, NotFoundError, StoreError, UsageError,
+    )
+    from .registry.records import Model, ModelList  # noqa: F401
+    from .workspace import Workspace, use_workspace  # noqa: F401

@@ -129,7 +129,7 @@ class ModelRegistry:
     # --- reading ------------------------------------------------------------------------------
     def get(self, name: str, version: int | str | None = None) -> Model:
         """One version; the latest when ``version`` is None."""
-        with self.ws.metadata.begin() as conn:
+        with self.ws.metadata.read() as conn:
             return self._load(conn, [self._find(conn, name, version)])[0]
 
     def list(
@@ -157,7 +157,7 @@ class ModelRegistry:
             )
         query = query.where(and_(*conditions)) if conditions else query
         query = query.order_by(models.c.id.desc()).limit(limit + 1).offset(offset)
-        with self.ws.metadata.begin() as conn:
+        with self.ws.metadata.read() as conn:
             rows = conn.execute(query).all()
             page = self._load(conn, rows[:limit])
         return ModelList(page, has_more=len(rows) > limit, offset=offset)

@@ -18,14 +18,17 @@ class AzureBlobArtifactStore(ArtifactStore):
     ``$AZURE_STORAGE_CONNECTION_STRING`` and is never shown."""
 
     def __init__(self, connection_string: str, container: str, prefix: str = "") -> None:
-        from azure.storage.blob import BlobServiceClient
+        from azure.storage.blob import BlobServiceClient, LinearRetry
 
         if not 3 <= len(container) <= 63:
             raise UsageError(
                 f"Invalid Azure container name {container!r}: 3 to 63 characters."
             )
         self._service = BlobServiceClient.from_connection_string(
-            connection_string, connection_timeout=10, read_timeout=60, retry_total=2
+            connection_string, connection_timeout=10, read_timeout=60,
+            # The SDK's default backs off for about a minute; callers here (registration, the
+            # collector's writer with its spool) would rather hear of an outage in seconds.
+            retry_policy=LinearRetry(backoff=1, random_jitter_range=0.5, retry_total=2),
         )
         self._container = self._service.get_container_client(container)
         self._created = False

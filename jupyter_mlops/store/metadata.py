@@ -37,9 +37,11 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):  # type: ignore[no-untyped-def]
-        # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on busy_timeout
-        # instead of failing with "database is locked" when a read lock cannot be upgraded.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writes BEGIN IMMEDIATE: they take the write lock at once, so concurrent writers queue
+        # on busy_timeout instead of failing with "database is locked" when a read lock cannot
+        # be upgraded. Reads BEGIN DEFERRED and, in WAL mode, never wait for a writer.
+        read = conn.get_execution_options().get("mlops_read", False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -57,6 +59,7 @@ class MetadataStore:
         except (SQLAlchemyError, ImportError) as exc:
             raise StoreError(f"Cannot open metadata store {redact_url(url)!r}: {exc}") from None
         self.dialect = self.engine.dialect.name
+        self._read_engine = self.engine.execution_options(mlops_read=True)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -65,9 +68,21 @@ class MetadataStore:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
+        """A read-write transaction."""
+        with self._transaction(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (never waits behind a writer on SQLite)."""
+        with self._transaction(self._read_engine) as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, engine: Engine) -> Iterator[Connection]:
         self._ensure_schema()
         try:
-            with self.engine.begin() as conn:
+            with engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
             raise StoreError(
@@ -113,7 +128,7 @@ class MetadataStore:
             )
 
     def schema_version(self) -> int:
-        with self.begin() as conn:
+        with self.read() as conn:
             return int(conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar_one())
 
     def allocate_version(self, conn: Connection, kind: str, name: str) -> int:

@@ -1,0 +1,46 @@
+"""The CLI as CI runs it: a subprocess, JSON out, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from jupyter_mlops.workspace import Workspace
+
+from .modelfactory import onnx_logreg
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops.cli", *args], capture_output=True, text=True, timeout=120
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_models_register_list_show_download_delete(workspace: Workspace, tmp_path: Path) -> None:
+    model = onnx_logreg(tmp_path / "lr.onnx")
+    reg = json.loads(cli("models", "register", str(model), "--name", "lr", "--tag", "stage=dev", "--json").stdout)
+    assert (reg["name"], reg["version"], reg["framework"]) == ("lr", 1, "onnx")
+    cli("models", "register", str(model), "--name", "lr", "--tag", "stage=prod")
+    listed = json.loads(cli("models", "list", "--tag", "stage=prod", "--json").stdout)
+    assert [(m["name"], m["version"]) for m in listed] == [("lr", 2)]
+    assert json.loads(cli("models", "show", "lr:1", "--json").stdout)["tags"] == {"stage": "dev"}
+    out = json.loads(cli("models", "download", "lr:1", "--dir", str(tmp_path / "dl"), "--json").stdout)
+    assert Path(out["path"]).read_bytes() == model.read_bytes()
+    cli("models", "delete", "lr:1")
+    assert "lr" in cli("models", "list").stdout and "dev" not in cli("models", "list").stdout
+
+
+def test_errors_are_one_line_on_stderr_with_nonzero_exit(workspace: Workspace) -> None:
+    result = cli("models", "show", "ghost:1", check=False)
+    assert result.returncode == 1
+    assert result.stderr == "error: Model ghost:1 not found.\n"
+
+
+def test_workspace_command_says_why(workspace: Workspace) -> None:
+    data = json.loads(cli("workspace", "--json").stdout)
+    assert data["source"].startswith("$JUPYTER_MLOPS_WORKSPACE=")

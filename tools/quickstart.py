@@ -1,0 +1,55 @@
+"""The quickstart: the model lifecycle on the embedded default workspace, end to end.
+
+Run through ``bash tools/quickstart.sh`` (which sets up first). Each step prints what it did;
+any failure exits non-zero.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import jupyter_mlops as mlops
+
+
+def train_onnx(path: Path, n_features: int = 20) -> Path:
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, n_features)).astype(np.float32)
+    y = (x[:, 0] - x[:, 1] > 0).astype(np.int64)
+    clf = LogisticRegression(max_iter=200).fit(x, y)
+    onx = to_onnx(clf, initial_types=[("input", FloatTensorType([None, n_features]))],
+                  options={id(clf): {"zipmap": False}})
+    path.write_bytes(onx.SerializeToString())
+    return path
+
+
+def step(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+def main() -> int:
+    ws = mlops.get_workspace()
+    step("workspace")
+    print(ws, f"(chosen by: {ws.source})")
+
+    work = Path(tempfile.mkdtemp(prefix="mlops-quickstart-"))
+    step("register")
+    model = mlops.register_model(train_onnx(work / "churn.onnx"), "quickstart-churn",
+                                 tags={"stage": "dev"}, properties={"auc": "0.93"})
+    print(model)
+    print("signature:", model.signature["inputs"])
+
+    step("search")
+    print(mlops.list_models("quickstart-churn", tags=["stage=dev"], limit=5))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine for jupyter-mlops: system packages, Node tools, a virtualenv
+# with the package and its test extras, a running Docker engine and the local base image.
+# Idempotent: a second run only checks. Run from anywhere; works in the repository root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\n== %s\n' "$*"; }
+
+need_apt=()
+for pkg in postgresql docker.io debootstrap chromium wrk nodejs npm; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
+done
+# Machines that ship their own node/npm (not from Debian) keep them.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  need_apt=("${need_apt[@]/nodejs}"); need_apt=("${need_apt[@]/npm}")
+fi
+need_apt=(${need_apt[@]+"${need_apt[@]}"})
+if ((${#need_apt[@]})); then
+  say "apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need_apt[@]}"
+fi
+
+if [ ! -x .tools/node_modules/.bin/azurite-blob ] || [ ! -d .tools/node_modules/playwright-core ]; then
+  say "npm install azurite playwright-core (into .tools/)"
+  npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3 playwright-core@1 >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  say "python virtualenv .venv"
+  python3 -m venv .venv
+fi
+say "pip install -e .[test]"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
+
+say "Docker engine and local base image"
+if bash tools/ensure-docker.sh; then
+  bash tools/make-base-image.sh "${JUPYTER_MLOPS_TEST_BASE_IMAGE:-jupyter-mlops/python:3.11-bookworm}" >/dev/null
+else
+  echo "no Docker engine: image builds and the docker target will be unavailable" >&2
+fi
