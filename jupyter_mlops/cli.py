@@ -50,7 +50,7 @@ def cmd_workspace(args: argparse.Namespace) -> Any:
 def cmd_models_register(args: argparse.Namespace) -> Any:
     return api.register_model(
         args.path, args.name, args.tag, args.property, args.description, args.framework,
-        progress=not args.json, workspace=args.workspace,
+        progress=False if args.json else None, workspace=args.workspace,
     )
 
 
@@ -110,7 +110,46 @@ def _models_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_models_delete)
 
 
-PARSER_BUILDERS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_models_parser]
+# --- serve -------------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> Any:
+    import hashlib
+    import os
+
+    from .appdir import resolve_models, write_app_dir
+    from .serving.server import serve
+
+    ws = api.get_workspace(args.workspace)
+    models = resolve_models(ws, args.model)
+    key = hashlib.sha256(repr(([m.ref for m in models], args.script)).encode()).hexdigest()[:16]
+    keys = list(args.auth_key) + [k for k in os.environ.get("MLOPS_AUTH_KEYS", "").split(",") if k]
+    config = write_app_dir(
+        ws, models, ws.state_dir / "serve" / key, args.script,
+        host=args.host, port=args.port, workers=args.workers, auth=bool(keys),
+        tls_cert=args.tls_cert, tls_key=args.tls_key, max_batch_size=args.max_batch_size,
+        max_batch_delay_ms=args.max_batch_delay_ms, scoring_timeout_s=args.timeout,
+    )
+    config.auth_keys = keys
+    raise SystemExit(serve(config))
+
+
+def _serve_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("serve", parents=[common], help="serve registered models over HTTP (foreground)")
+    p.add_argument("--model", "-m", action="append", required=True, metavar="NAME[:VERSION]")
+    p.add_argument("--script", "-s", help="scoring script with init() and run(data)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5001, help="0 picks a free port")
+    p.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    p.add_argument("--auth-key", action="append", default=[], metavar="KEY",
+                   help="accepted bearer key (repeatable; $MLOPS_AUTH_KEYS keeps keys off the process list)")
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
+    p.add_argument("--max-batch-size", type=int, default=0, help="adaptive batching: rows per run (0: off)")
+    p.add_argument("--max-batch-delay-ms", type=float, default=2.0)
+    p.add_argument("--timeout", type=float, default=60.0, help="scoring timeout in seconds")
+    p.set_defaults(handler=cmd_serve)
+
+
+PARSER_BUILDERS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_models_parser, _serve_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,11 @@
+"""The inference server that runs inside images and local deployments.
+
+Imports nothing from the notebook side (no IPython, ipywidgets, jupyterlab, SQLAlchemy), so
+images stay small. Scoring scripts use :func:`get_model_path` (and ``$AZUREML_MODEL_DIR``).
+"""
+
+from __future__ import annotations
+
+from .layout import get_model_path
+
+__all__ = ["get_model_path"]

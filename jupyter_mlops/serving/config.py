@@ -1,0 +1,76 @@
+"""The server's settings: a JSON file written next to the models, overridden by environment variables.
+
+Keys never go into the file or onto a command line: they come from ``$MLOPS_AUTH_KEYS``
+(comma-separated) or a keys file that the server re-reads when it changes (key regeneration
+without a restart).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+CONFIG_ENV = "MLOPS_SERVER_CONFIG"
+KEYS_ENV = "MLOPS_AUTH_KEYS"
+
+
+@dataclass
+class ServerConfig:
+    app_dir: str = "."
+    models: list[dict[str, Any]] = field(default_factory=list)  # {"name", "version", "framework", "path"}
+    script: str | None = None  # relative to app_dir
+    host: str = "127.0.0.1"
+    port: int = 5001
+    workers: int = 0  # 0: one per core
+    auth: bool = False
+    keys_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    max_batch_size: int = 0  # 0: batching off
+    max_batch_delay_ms: float = 2.0
+    max_body_bytes: int = 32 * 1024 * 1024
+    scoring_timeout_s: float = 60.0
+    intra_op_threads: int = 0  # 0: 1 per worker when several workers share the cores
+    deployment: str | None = None
+    log_level: str = "info"
+    auth_keys: list[str] = field(default_factory=list, repr=False)  # never written to the file
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> ServerConfig:
+        path = path or os.environ.get(CONFIG_ENV)
+        data: dict[str, Any] = {}
+        if path:
+            data = json.loads(Path(path).read_text())
+            data.setdefault("app_dir", str(Path(path).resolve().parent))
+        known = {f.name for f in fields(cls)}
+        config = cls(**{k: v for k, v in data.items() if k in known and k != "auth_keys"})
+        config.apply_env(os.environ)
+        return config
+
+    def apply_env(self, env: Any) -> None:
+        for name, cast in (("host", str), ("port", int), ("workers", int), ("log_level", str)):
+            value = env.get(f"MLOPS_{name.upper()}")
+            if value:
+                setattr(self, name, cast(value))
+        if env.get(KEYS_ENV):
+            self.auth_keys = [k for k in env[KEYS_ENV].split(",") if k]
+            self.auth = True
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        data = asdict(self)
+        data.pop("auth_keys")
+        Path(path).write_text(json.dumps(data, indent=2))
+
+    @property
+    def app_path(self) -> Path:
+        return Path(self.app_dir)
+
+    def resolved_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    def __repr__(self) -> str:
+        refs = [f"{m['name']}:{m['version']}" for m in self.models]
+        return f"ServerConfig(models={refs}, port={self.port}, auth={self.auth})"

@@ -1,0 +1,78 @@
+"""MLflow's scoring protocol: ``POST /invocations`` answering ``{"predictions": ...}``, ``GET /ping``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from . import encoding
+from .errors import BadInput, HTTPError
+from .request import Request, Response
+from .runtime import Runtime
+from .scorers import ModelScorer
+from .tensors import inputs_from_data
+
+FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+async def ping(rt: Runtime, req: Request) -> Response:
+    rt.require_ready()
+    return Response(200, b"\n", "application/json")
+
+
+async def invocations(rt: Runtime, req: Request) -> Response:
+    rt.require_ready()
+    ctype = req.content_type
+    if ctype == "text/csv":
+        columns, data = _read_csv(await req.body())
+        payload: dict[str, Any] = {"dataframe_split": {"columns": columns, "data": data}}
+    elif ctype == "application/json":
+        payload = await req.json()
+    else:
+        raise HTTPError(415, f"Content-Type {ctype!r} is not supported; send application/json or text/csv.")
+    if not isinstance(payload, dict) or len([k for k in FORMATS if k in payload]) != 1:
+        raise BadInput(f"The body needs exactly one of {', '.join(FORMATS)}.")
+    if rt.script is not None:
+        text = encoding.dumps({"data": _as_data(payload, None)}).decode()
+        return Response.json({"predictions": await rt.run_script(text, req.headers)})
+    scorer = rt.only_model()
+    outputs = await rt.predict(scorer, inputs_from_data(_as_data(payload, scorer), scorer.inputs))
+    predictions = next(iter(outputs.values())) if len(outputs) == 1 else outputs
+    return Response.json({"predictions": predictions})
+
+
+def _as_data(payload: dict[str, Any], scorer: ModelScorer | None) -> Any:
+    """MLflow's four input forms, as the value of ``{"data": ...}``."""
+    names = [i["name"] for i in scorer.inputs] if scorer is not None else []
+    if "dataframe_split" in payload:
+        split = payload["dataframe_split"]
+        if not isinstance(split, dict) or "data" not in split:
+            raise BadInput("dataframe_split needs 'data' (and usually 'columns').")
+        columns = split.get("columns")
+        if columns and len(names) > 1 and set(names) <= set(columns):
+            return {n: [row[columns.index(n)] for row in split["data"]] for n in names}
+        return split["data"]
+    if "dataframe_records" in payload:
+        records = payload["dataframe_records"]
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise BadInput("dataframe_records must be a list of objects.")
+        if len(names) > 1:
+            return {n: [r.get(n) for r in records] for n in names}
+        columns = list(records[0]) if records else []
+        return [[r.get(c) for c in columns] for r in records]
+    key = "instances" if "instances" in payload else "inputs"
+    value = payload[key]
+    if isinstance(value, list) and value and isinstance(value[0], dict) and len(names) > 1:
+        return {n: [row.get(n) for row in value] for n in names}
+    return value
+
+
+def _read_csv(body: bytes) -> tuple[list[str], list[list[float]]]:
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8", "replace"))))
+    if not rows:
+        raise BadInput("The CSV body is empty.")
+    try:
+        return rows[0], [[float(v) for v in row] for row in rows[1:] if row]
+    except ValueError as exc:
+        raise BadInput(f"The CSV body has a value that is not a number: {exc}.") from None

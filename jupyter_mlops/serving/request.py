@@ -1,0 +1,70 @@
+"""A small request/response pair over raw ASGI: the scoring path needs nothing heavier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import encoding
+from .errors import HTTPError
+
+
+class Request:
+    __slots__ = ("scope", "receive", "method", "path", "headers", "params", "request_id", "_body", "max_body")
+
+    def __init__(self, scope: dict[str, Any], receive: Any, max_body: int) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.headers: dict[str, str] = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        self.params: dict[str, str] = {}
+        self.request_id = ""
+        self._body: bytes | None = None
+        self.max_body = max_body
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    async def body(self) -> bytes:
+        if self._body is not None:
+            return self._body
+        length = self.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            raise HTTPError(413, f"Request body of {length} bytes is over the limit of {self.max_body} bytes.")
+        chunks, size = [], 0
+        while True:
+            message = await self.receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise HTTPError(413, f"Request body is over the limit of {self.max_body} bytes.")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return self._body
+
+    async def json(self) -> Any:
+        return encoding.loads(await self.body())
+
+    def require_json(self) -> None:
+        if self.content_type not in ("application/json", ""):
+            raise HTTPError(415, f"Content-Type {self.content_type!r} is not supported; send application/json.")
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return cls(status, encoding.dumps(obj), "application/json", headers or {})
+
+    @classmethod
+    def text(cls, text: str, status: int = 200) -> Response:
+        return cls(status, text.encode(), "text/plain; charset=utf-8")

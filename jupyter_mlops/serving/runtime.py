@@ -1,0 +1,114 @@
+"""What one worker holds: the models, the scoring script, batchers, readiness, metrics, keys."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import layout
+from .auth import KeyChecker
+from .batching import Batcher
+from .config import ServerConfig
+from .errors import HTTPError
+from .metrics import Metrics
+from .scorers import ModelScorer, ScriptScorer, load_model_scorer
+
+log = logging.getLogger("jupyter_mlops.serving")
+
+
+class Runtime:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.keys = KeyChecker(config.auth_keys, config.keys_file) if config.auth else None
+        self.scorers: dict[str, dict[int, ModelScorer]] = {}
+        self.script: ScriptScorer | None = None
+        self.batchers: dict[tuple[str, int], Batcher] = {}
+        self.ready = False
+        self.failure: str | None = None
+        self._loaded = threading.Event()
+
+    # --- start-up ---------------------------------------------------------------------------
+    def start_loading(self) -> None:
+        """Load models and run init() on a thread: liveness answers meanwhile, readiness waits."""
+        threading.Thread(target=self._load, name="mlops-init", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            app = self.config.app_path
+            layout.install(app, self.config.models)
+            threads = self.config.intra_op_threads or (1 if self.config.resolved_workers() > 1 else 0)
+            for entry in self.config.models:
+                path = app / layout.MODELS_DIR / entry["name"] / str(entry["version"]) / entry["path"]
+                scorer = load_model_scorer(entry, path, threads)
+                if scorer is not None:
+                    self.scorers.setdefault(entry["name"], {})[int(entry["version"])] = scorer
+            if self.config.script:
+                self.script = ScriptScorer(app / self.config.script)
+                self.script.init()
+            self.ready = True
+            log.info("ready: models %s, script %s", [f"{m['name']}:{m['version']}" for m in self.config.models], self.config.script)
+        except BaseException as exc:  # noqa: BLE001 - reported on /ready and in the log
+            self.failure = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            log.exception("init failed: %s", self.failure)
+        finally:
+            self._loaded.set()
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        return self._loaded.wait(timeout)
+
+    def require_ready(self) -> None:
+        if not self.ready:
+            reason = f"init failed: {self.failure}" if self.failure else "still loading"
+            raise HTTPError(503, f"The service is not ready ({reason}).")
+
+    # --- scoring ------------------------------------------------------------------------------
+    def find(self, name: str, version: str | None = None) -> ModelScorer:
+        versions = self.scorers.get(name)
+        if not versions:
+            raise HTTPError(404, f"Model {name!r} not found in this server.")
+        if version is None:
+            return versions[max(versions)]
+        if not version.isdigit() or int(version) not in versions:
+            raise HTTPError(404, f"Model {name!r} has no version {version!r} in this server.")
+        return versions[int(version)]
+
+    def only_model(self) -> ModelScorer:
+        all_ = [s for versions in self.scorers.values() for s in versions.values()]
+        if len(all_) != 1:
+            names = ", ".join(f"{s.name}:{s.version}" for s in all_) or "none"
+            raise HTTPError(400, f"This server has no scoring script and several or no no-code models ({names}); "
+                                 "call /v2/models/{name}/infer.")
+        return all_[0]
+
+    async def predict(self, scorer: ModelScorer, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.config.max_batch_size > 1:
+            key = (scorer.name, scorer.version)
+            batcher = self.batchers.get(key)
+            if batcher is None:
+                batcher = self.batchers[key] = Batcher(
+                    scorer, self.config.max_batch_size, self.config.max_batch_delay_ms / 1000, self.metrics
+                )
+            return await batcher.predict(inputs)
+        return scorer.predict(inputs)  # onnxruntime is fast and cannot hang: inline beats a thread hop
+
+    async def run_script(self, body: str, headers: dict[str, str]) -> Any:
+        assert self.script is not None
+        timeout = self.config.scoring_timeout_s
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.script.run, body, headers), timeout)
+        except asyncio.TimeoutError:
+            raise HTTPError(504, f"Scoring timed out after {timeout:g} s.") from None
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s [pid %(process)d] %(name)s: %(message)s",
+    )

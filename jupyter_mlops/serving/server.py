@@ -1,0 +1,159 @@
+"""Run the server: one worker process per core, each on its own SO_REUSEPORT socket.
+
+Each worker binds the port itself with SO_REUSEPORT, so the kernel spreads connections over the
+workers, and two versions of a deployment can listen on one port while they overlap. Accepted
+connections get TCP_NODELAY: without it, a reply on a kept-alive connection can wait ~40 ms for
+the client's delayed ACK (Nagle).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from typing import Any
+
+from .config import ServerConfig
+
+log = logging.getLogger("jupyter_mlops.serving")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _nodelay_protocol() -> type:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:
+                    pass
+            super().connection_made(transport)
+
+    return NoDelayHttpToolsProtocol
+
+
+def run_worker(config: ServerConfig, sock: socket.socket | None = None) -> None:
+    """Serve on this process until SIGTERM/SIGINT (uvicorn drains in-flight requests)."""
+    import uvicorn
+
+    from .app import ScoringApp
+    from .runtime import Runtime, configure_logging
+
+    configure_logging(config.log_level)
+    sock = sock or bind_socket(config.host, config.port)
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    uv = uvicorn.Config(
+        ScoringApp(Runtime(config)), loop=loop, http=_nodelay_protocol(), lifespan="on",
+        access_log=False, log_level=config.log_level, server_header=False, date_header=False,
+        ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key, timeout_keep_alive=30,
+        backlog=2048,
+    )
+    uvicorn.Server(uv).run(sockets=[sock])
+
+
+def _worker_main(config: ServerConfig) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM drains
+    run_worker(config)
+
+
+class Supervisor:
+    """Starts the workers, restarts one that dies, stops them all on SIGTERM/SIGINT."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.procs: list[Any] = []
+        self.stopping = False
+        self.ctx = mp.get_context("fork")  # the supervisor holds no threads or native state yet
+
+    def _start_one(self) -> Any:
+        proc = self.ctx.Process(target=_worker_main, args=(self.config,), daemon=False)
+        proc.start()
+        return proc
+
+    def run(self) -> int:
+        n = self.config.resolved_workers()
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlops-metrics-"))
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        self.procs = [self._start_one() for _ in range(n)]
+        restarts: list[float] = []
+        while not self.stopping:
+            time.sleep(0.2)
+            for i, proc in enumerate(self.procs):
+                if proc.is_alive() or self.stopping:
+                    continue
+                from prometheus_client import multiprocess
+
+                multiprocess.mark_process_dead(proc.pid)
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < 60] + [now]
+                if len(restarts) > 5 * n:
+                    log.error("workers keep dying (exit %s); giving up", proc.exitcode)
+                    self._stop()
+                    return 1
+                log.warning("worker pid %s exited with %s; restarting", proc.pid, proc.exitcode)
+                self.procs[i] = self._start_one()
+        for proc in self.procs:
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+        return 0
+
+    def _stop(self, *_: Any) -> None:
+        self.stopping = True
+        for proc in self.procs:
+            if proc.is_alive():
+                os.kill(proc.pid, signal.SIGTERM)
+
+
+def serve(config: ServerConfig) -> int:
+    """Run in the foreground. With port 0, one port is picked and shared by all workers."""
+    from .runtime import configure_logging
+
+    configure_logging(config.log_level)
+    reserve = None
+    if config.port == 0:
+        reserve = bind_socket(config.host, 0)  # held (not listening) so the port stays ours
+        config.port = reserve.getsockname()[1]
+    scheme = "https" if config.tls_cert else "http"
+    print(f"jupyter-mlops serving on {scheme}://{config.host}:{config.port} "
+          f"({config.resolved_workers()} worker(s))", flush=True)
+    if config.resolved_workers() == 1:
+        run_worker(config)
+        return 0
+    return Supervisor(config).run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.serving")
+    parser.add_argument("--config", help="server.json (default: $MLOPS_SERVER_CONFIG)")
+    args = parser.parse_args(argv)
+    return serve(ServerConfig.load(args.config))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

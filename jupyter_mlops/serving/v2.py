@@ -1,0 +1,93 @@
+"""The Open Inference Protocol v2 (KServe, Triton, Seldon clients), with Triton's binary extension."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import encoding
+from .._version import __version__ as VERSION
+from .errors import BadInput
+from .request import Request, Response
+from .runtime import Runtime
+from .scorers import ModelScorer
+from .tensors import NUMPY_TO_V2, v2_decode, v2_encode
+
+HEADER_LENGTH = "inference-header-content-length"
+
+
+async def server_metadata(rt: Runtime, req: Request) -> Response:
+    return Response.json({"name": "jupyter-mlops", "version": VERSION, "extensions": ["binary_tensor_data"]})
+
+
+async def live(rt: Runtime, req: Request) -> Response:
+    return Response.json({"live": True})
+
+
+async def ready(rt: Runtime, req: Request) -> Response:
+    rt.require_ready()
+    return Response.json({"ready": True})
+
+
+def _tensor_meta(spec: dict[str, Any]) -> dict[str, Any]:
+    shape = [-1 if d is None else d for d in (spec.get("shape") or [])]
+    return {"name": spec["name"], "datatype": NUMPY_TO_V2.get(spec["dtype"], "BYTES"), "shape": shape}
+
+
+async def model_metadata(rt: Runtime, req: Request) -> Response:
+    rt.require_ready()
+    scorer = rt.find(req.params["name"], req.params.get("version"))
+    return Response.json({
+        "name": scorer.name,
+        "versions": [str(v) for v in sorted(rt.scorers[scorer.name])],
+        "platform": scorer.platform,
+        "inputs": [_tensor_meta(s) for s in scorer.inputs],
+        "outputs": [_tensor_meta(s) for s in scorer.outputs],
+    })
+
+
+async def model_ready(rt: Runtime, req: Request) -> Response:
+    rt.require_ready()
+    scorer = rt.find(req.params["name"], req.params.get("version"))
+    return Response.json({"name": scorer.name, "ready": True})
+
+
+async def infer(rt: Runtime, req: Request) -> Response:
+    rt.require_ready()
+    scorer: ModelScorer = rt.find(req.params["name"], req.params.get("version"))
+    raw = await req.body()
+    header_length = req.headers.get(HEADER_LENGTH)
+    if header_length is not None:
+        if not header_length.isdigit() or int(header_length) > len(raw):
+            raise BadInput(f"Invalid {HEADER_LENGTH} {header_length!r}.")
+        body, binary = encoding.loads(raw[: int(header_length)]), raw[int(header_length) :]
+    else:
+        req.require_json()
+        body, binary = encoding.loads(raw), b""
+    if not isinstance(body, dict):
+        raise BadInput("The request body must be a JSON object with an 'inputs' list.")
+    outputs = await rt.predict(scorer, v2_decode(body, binary, scorer.inputs))
+    wanted, binary_names = _requested_outputs(body, list(outputs))
+    tensors, chunks = v2_encode({k: outputs[k] for k in wanted}, binary_names)
+    reply: dict[str, Any] = {"model_name": scorer.name, "model_version": str(scorer.version), "outputs": tensors}
+    if "id" in body:
+        reply["id"] = body["id"]
+    if not chunks:
+        return Response.json(reply)
+    head = encoding.dumps(reply)
+    return Response(200, head + chunks, "application/octet-stream", {HEADER_LENGTH: str(len(head))})
+
+
+def _requested_outputs(body: dict[str, Any], names: list[str]) -> tuple[list[str], set[str]]:
+    all_binary = bool((body.get("parameters") or {}).get("binary_data_output", False))
+    requested = body.get("outputs")
+    if not requested:
+        return names, set(names) if all_binary else set()
+    wanted, binary = [], set()
+    for out in requested:
+        name = out.get("name") if isinstance(out, dict) else None
+        if name not in names:
+            raise BadInput(f"Unknown output {name!r}; the model's outputs are {', '.join(names)}.")
+        wanted.append(name)
+        if all_binary or (out.get("parameters") or {}).get("binary_data", False):
+            binary.add(name)
+    return wanted, binary
