@@ -1,0 +1,74 @@
+"""ONNX and sklearn models scored with no script: equal to the frameworks' own answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from jupyter_mlops.registry.models import ModelRegistry
+
+from ..modelfactory import training_data
+from .conftest import RunningServer
+
+
+@pytest.fixture
+def rows() -> np.ndarray:
+    return training_data(20, rows=16, seed=7)[0]
+
+
+def _session(registry: ModelRegistry, tmp_path) -> ort.InferenceSession:  # type: ignore[no-untyped-def]
+    path = registry.download("lr", None, tmp_path / "dl", exist_ok=True)
+    return ort.InferenceSession(str(path))
+
+
+def test_onnx_predictions_equal_onnxruntime(
+    start_server: Callable[..., RunningServer], registry: ModelRegistry, rows: np.ndarray, tmp_path
+) -> None:
+    server = start_server(["lr"])
+    label, proba = _session(registry, tmp_path).run(None, {"input": rows})
+    reply = httpx.post(f"{server.url}/score", json={"data": rows.tolist()})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["label"] == label.tolist()
+    np.testing.assert_array_equal(np.asarray(reply.json()["probabilities"], dtype=np.float32), proba)
+
+
+def test_single_row_without_batch_dimension(start_server: Callable[..., RunningServer], rows: np.ndarray) -> None:
+    server = start_server(["lr"])
+    one = httpx.post(f"{server.url}/score", json={"data": rows[0].tolist()}).json()
+    batch = httpx.post(f"{server.url}/score", json={"data": rows[:1].tolist()}).json()
+    assert one == batch
+
+
+def test_sklearn_joblib_scores_without_a_script(
+    start_server: Callable[..., RunningServer], registry: ModelRegistry, rows: np.ndarray, tmp_path
+) -> None:
+    import joblib
+
+    server = start_server(["clf"])
+    clf = joblib.load(registry.download("clf", None, tmp_path / "dl"))
+    reply = httpx.post(f"{server.url}/score", json={"data": rows.tolist()})
+    assert reply.json() == clf.predict(rows).tolist()
+
+
+def test_swagger_describes_input_and_output(start_server: Callable[..., RunningServer]) -> None:
+    server = start_server(["lr"])
+    doc = httpx.get(f"{server.url}/swagger.json").json()
+    assert doc["openapi"].startswith("3.")
+    schema = doc["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    row = schema["properties"]["data"]["items"]
+    assert row["minItems"] == row["maxItems"] == 20 and row["items"]["format"] == "float32"
+
+
+def test_metrics_count_requests_by_route_and_status(start_server: Callable[..., RunningServer], rows) -> None:
+    server = start_server(["lr"], workers=2)
+    for _ in range(3):
+        httpx.post(f"{server.url}/score", json={"data": rows[:1].tolist()})
+    httpx.post(f"{server.url}/score", json={"data": [[1]]})
+    text = httpx.get(f"{server.url}/metrics").text
+    assert 'mlops_requests_total{route="score",status="200"} 3.0' in text
+    assert 'mlops_requests_total{route="score",status="400"} 1.0' in text
+    assert "mlops_request_duration_seconds_bucket" in text and "mlops_requests_in_flight" in text
