@@ -27,12 +27,12 @@ def load(conn: Connection, kind: str, ids: list[int], table=tags) -> dict[int, d
     out: dict[int, dict[str, str]] = defaultdict(dict)
     if not ids:
         return out
+    # No ORDER BY: sorting by key makes SQLite pick the (kind, key, value) index and scan every
+    # row of the kind; the primary key (kind, obj_id, key) answers this and is already key-sorted.
     rows = conn.execute(
-        select(table.c.obj_id, table.c.key, table.c.value)
-        .where(table.c.kind == kind, table.c.obj_id.in_(ids))
-        .order_by(table.c.key)
+        select(table.c.obj_id, table.c.key, table.c.value).where(table.c.kind == kind, table.c.obj_id.in_(ids))
     )
-    for obj_id, key, value in rows:
+    for obj_id, key, value in sorted(rows):
         out[obj_id][key] = value
     return out
 

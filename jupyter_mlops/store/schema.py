@@ -97,6 +97,7 @@ tags = Table(
     Column("key", NAME, primary_key=True),
     Column("value", Text, nullable=False),
     Index("ix_tags_lookup", "kind", "key", "value", "obj_id"),
+    sqlite_with_rowid=False,  # clustered on (kind, obj_id, key): loading an object's tags is one range
 )
 
 properties = Table(
@@ -107,6 +108,7 @@ properties = Table(
     Column("key", NAME, primary_key=True),
     Column("value", Text, nullable=False),
     Index("ix_properties_lookup", "kind", "key", "value", "obj_id"),
+    sqlite_with_rowid=False,
 )
 
 KV_TABLES = {"tags": tags, "properties": properties}
