@@ -1,9 +1,10 @@
 """Adaptive batching: concurrent requests for one model become one ``predict`` call.
 
-The first request opens a batch; requests arriving within ``max_delay`` join it until
-``max_size`` rows. The merged run happens on a worker thread, so the event loop keeps
-collecting the next batch meanwhile. Outputs are split back by each request's row count, so
-answers are identical to unbatched ones.
+One run per model is in flight at a time, on a worker thread. Requests that arrive while it
+runs queue up and form the next batch (up to ``max_size`` rows), so an idle server answers a
+lone request at once, and batches grow only as load does. Under load (the previous batch had
+company) the batcher also waits up to ``max_delay`` for more requests to fill the batch.
+Outputs are split back by each request's row count.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import numpy as np
 
 from .scorers import ModelScorer
 
+Item = tuple[dict[str, np.ndarray], int, "asyncio.Future[Any]"]
+
 
 class Batcher:
     def __init__(self, scorer: ModelScorer, max_size: int, max_delay_s: float, metrics: Any = None) -> None:
@@ -22,60 +25,69 @@ class Batcher:
         self.max_size = max_size
         self.max_delay_s = max_delay_s
         self.metrics = metrics
-        self._queue: asyncio.Queue[tuple[dict[str, np.ndarray], int, asyncio.Future[Any]]] | None = None
+        self._queue: asyncio.Queue[Item] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._carry: Item | None = None
+        self._last_rows = 0
 
     async def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = _rows(inputs)
         if n is None or n >= self.max_size:
             return await asyncio.to_thread(self.scorer.predict, inputs)
+        loop = asyncio.get_running_loop()
         if self._queue is None:
             self._queue = asyncio.Queue()
-            self._task = asyncio.get_running_loop().create_task(self._loop())
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put((inputs, n, future))
+            self._task = loop.create_task(self._loop())
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put_nowait((inputs, n, future))
         return await future
 
     async def _loop(self) -> None:
-        assert self._queue is not None
-        loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            rows = batch[0][1]
-            deadline = loop.time() + self.max_delay_s
-            while rows < self.max_size:
-                timeout = deadline - loop.time()
-                if timeout <= 0 and self._queue.empty():
+            batch = await self._collect()
+            self._last_rows = sum(item[1] for item in batch)
+            await self._run(batch)
+
+    async def _collect(self) -> list[Item]:
+        assert self._queue is not None
+        queue, loop = self._queue, asyncio.get_running_loop()
+        first, self._carry = (self._carry, None) if self._carry else (await queue.get(), None)
+        batch, rows = [first], first[1]
+        deadline = loop.time() + (self.max_delay_s if self._last_rows > 1 else 0.0)
+        while rows < self.max_size:
+            if not queue.empty():
+                item = queue.get_nowait()
+            else:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
                     break
                 try:
-                    item = self._queue.get_nowait() if timeout <= 0 else await asyncio.wait_for(self._queue.get(), timeout)
-                except (asyncio.TimeoutError, asyncio.QueueEmpty):
+                    item = await asyncio.wait_for(queue.get(), remaining)
+                except asyncio.TimeoutError:
                     break
-                if rows + item[1] > self.max_size:
-                    loop.create_task(self._run([item]))
-                    continue
-                batch.append(item)
-                rows += item[1]
-            loop.create_task(self._run(batch))
+            if rows + item[1] > self.max_size:
+                self._carry = item  # heads the next batch
+                break
+            batch.append(item)
+            rows += item[1]
+        return batch
 
-    async def _run(self, batch: list[tuple[dict[str, np.ndarray], int, asyncio.Future[Any]]]) -> None:
+    async def _run(self, batch: list[Item]) -> None:
         try:
             if len(batch) == 1:
                 results = [await asyncio.to_thread(self.scorer.predict, batch[0][0])]
             else:
                 merged = {k: np.concatenate([b[0][k] for b in batch]) for k in batch[0][0]}
-                out = await asyncio.to_thread(self.scorer.predict, merged)
-                results = _split(out, [b[1] for b in batch])
-            if self.metrics is not None:
-                self.metrics.batch_size.labels(self.scorer.name).observe(sum(b[1] for b in batch))
-        except Exception as exc:  # noqa: BLE001 - one bad merged run: retry each request alone
-            if len(batch) > 1:
+                results = _split(await asyncio.to_thread(self.scorer.predict, merged), [b[1] for b in batch])
+        except Exception as exc:  # noqa: BLE001
+            if len(batch) > 1:  # one bad merged run: answer each request on its own
                 for item in batch:
-                    asyncio.get_running_loop().create_task(self._run([item]))
-                return
-            if not batch[0][2].done():
+                    await self._run([item])
+            elif not batch[0][2].done():
                 batch[0][2].set_exception(exc)
             return
+        if self.metrics is not None:
+            self.metrics.observe_batch(self.scorer.name, sum(b[1] for b in batch))
         for (_, _, future), result in zip(batch, results):
             if not future.done():
                 future.set_result(result)

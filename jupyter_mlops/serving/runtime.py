@@ -32,6 +32,7 @@ class Runtime:
         self.ready = False
         self.failure: str | None = None
         self._loaded = threading.Event()
+        self._only: ModelScorer | None = None
 
     # --- start-up ---------------------------------------------------------------------------
     def start_loading(self) -> None:
@@ -79,12 +80,15 @@ class Runtime:
         return versions[int(version)]
 
     def only_model(self) -> ModelScorer:
+        if self._only is not None:
+            return self._only
         all_ = [s for versions in self.scorers.values() for s in versions.values()]
         if len(all_) != 1:
             names = ", ".join(f"{s.name}:{s.version}" for s in all_) or "none"
             raise HTTPError(400, f"This server has no scoring script and several or no no-code models ({names}); "
                                  "call /v2/models/{name}/infer.")
-        return all_[0]
+        self._only = all_[0]
+        return self._only
 
     async def predict(self, scorer: ModelScorer, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self.config.max_batch_size > 1:

@@ -1,9 +1,9 @@
-"""Run the server: one worker process per core, each on its own SO_REUSEPORT socket.
+"""Run the server: a supervisor and one worker process per core.
 
-Each worker binds the port itself with SO_REUSEPORT, so the kernel spreads connections over the
-workers, and two versions of a deployment can listen on one port while they overlap. Accepted
-connections get TCP_NODELAY: without it, a reply on a kept-alive connection can wait ~40 ms for
-the client's delayed ACK (Nagle).
+The supervisor binds and listens; forked workers accept on that one socket, so one accept queue
+feeds every worker (no per-worker hashing of connections to balance). The socket has SO_REUSEPORT, so a new version of a deployment can listen on the same port
+while the old one drains. Accepted connections get TCP_NODELAY: without it, a reply on a
+kept-alive connection can wait ~40 ms for the client's delayed ACK (Nagle).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _nodelay_protocol() -> type:
     return NoDelayHttpToolsProtocol
 
 
-def run_worker(config: ServerConfig, sock: socket.socket | None = None) -> None:
+def run_worker(config: ServerConfig, sock: socket.socket) -> None:
     """Serve on this process until SIGTERM/SIGINT (uvicorn drains in-flight requests)."""
     import uvicorn
 
@@ -57,7 +57,6 @@ def run_worker(config: ServerConfig, sock: socket.socket | None = None) -> None:
     from .runtime import Runtime, configure_logging
 
     configure_logging(config.log_level)
-    sock = sock or bind_socket(config.host, config.port)
     try:
         import uvloop  # noqa: F401
 
@@ -68,33 +67,36 @@ def run_worker(config: ServerConfig, sock: socket.socket | None = None) -> None:
         ScoringApp(Runtime(config)), loop=loop, http=_nodelay_protocol(), lifespan="on",
         access_log=False, log_level=config.log_level, server_header=False, date_header=False,
         ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key, timeout_keep_alive=30,
-        backlog=2048,
+        backlog=2048, proxy_headers=False,  # no proxy in front by default; saves a middleware hop
     )
     uvicorn.Server(uv).run(sockets=[sock])
 
 
-def _worker_main(config: ServerConfig) -> None:
+def _worker_main(config: ServerConfig, sock: socket.socket) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM drains
-    run_worker(config)
+    run_worker(config, sock)
 
 
 class Supervisor:
     """Starts the workers, restarts one that dies, stops them all on SIGTERM/SIGINT."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, sock: socket.socket) -> None:
         self.config = config
+        self.sock = sock
         self.procs: list[Any] = []
         self.stopping = False
         self.ctx = mp.get_context("fork")  # the supervisor holds no threads or native state yet
 
     def _start_one(self) -> Any:
-        proc = self.ctx.Process(target=_worker_main, args=(self.config,), daemon=False)
+        proc = self.ctx.Process(target=_worker_main, args=(self.config, self.sock), daemon=False)
         proc.start()
         return proc
 
     def run(self) -> int:
         n = self.config.resolved_workers()
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlops-metrics-"))
+        from .metrics import DIR_ENV
+
+        os.environ.setdefault(DIR_ENV, tempfile.mkdtemp(prefix="mlops-metrics-"))
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         self.procs = [self._start_one() for _ in range(n)]
@@ -104,9 +106,6 @@ class Supervisor:
             for i, proc in enumerate(self.procs):
                 if proc.is_alive() or self.stopping:
                     continue
-                from prometheus_client import multiprocess
-
-                multiprocess.mark_process_dead(proc.pid)
                 now = time.monotonic()
                 restarts = [t for t in restarts if now - t < 60] + [now]
                 if len(restarts) > 5 * n:
@@ -133,17 +132,16 @@ def serve(config: ServerConfig) -> int:
     from .runtime import configure_logging
 
     configure_logging(config.log_level)
-    reserve = None
-    if config.port == 0:
-        reserve = bind_socket(config.host, 0)  # held (not listening) so the port stays ours
-        config.port = reserve.getsockname()[1]
+    sock = bind_socket(config.host, config.port)
+    config.port = sock.getsockname()[1]
     scheme = "https" if config.tls_cert else "http"
     print(f"jupyter-mlops serving on {scheme}://{config.host}:{config.port} "
           f"({config.resolved_workers()} worker(s))", flush=True)
     if config.resolved_workers() == 1:
-        run_worker(config)
+        run_worker(config, sock)
         return 0
-    return Supervisor(config).run()
+    sock.listen(2048)
+    return Supervisor(config, sock).run()
 
 
 def main(argv: list[str] | None = None) -> int:

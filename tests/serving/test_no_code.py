@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import httpx
@@ -68,7 +69,10 @@ def test_metrics_count_requests_by_route_and_status(start_server: Callable[..., 
     for _ in range(3):
         httpx.post(f"{server.url}/score", json={"data": rows[:1].tolist()})
     httpx.post(f"{server.url}/score", json={"data": [[1]]})
-    text = httpx.get(f"{server.url}/metrics").text
+    # Two workers: each publishes its counts every 0.25 s, so the sum settles within a moment.
+    deadline = time.monotonic() + 3
+    while 'status="200"} 3.0' not in (text := httpx.get(f"{server.url}/metrics").text) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert 'mlops_requests_total{route="score",status="200"} 3.0' in text
     assert 'mlops_requests_total{route="score",status="400"} 1.0' in text
     assert "mlops_request_duration_seconds_bucket" in text and "mlops_requests_in_flight" in text

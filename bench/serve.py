@@ -1,0 +1,151 @@
+"""Serving benchmark (run by hand): `.venv/bin/python bench/serve.py [--duration 5]`.
+
+wrk (Debian) sends single-row requests on 127.0.0.1 at 1, 8 and 64 connections to:
+  ours      jupyter-mlops serve, auth and metrics on;
+  minimal   a minimal Starlette + uvicorn + orjson server doing the same session.run
+            (bench/minimal_server.py), with the same number of worker processes;
+and raw session.run in-process gives the floor. Then an MLP (single-row run >= 100 us) with
+adaptive batching off and on. Ratios are against the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.modelfactory import onnx_logreg, onnx_mlp  # noqa: E402
+from tests.services import free_port, wait_for_port  # noqa: E402
+
+KEY = "bench-key-0123456789abcdef"
+WORKERS = int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1))
+
+
+def wrk(url: str, body: str, conns: int, duration: int, key: str | None) -> dict[str, float]:
+    script = Path(tempfile.mkdtemp()) / "post.lua"
+    headers = 'wrk.headers["Content-Type"] = "application/json"\n'
+    if key:
+        headers += f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n{headers}')
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50": ms("50%"), "p99": ms("99%"),
+            "errors": float(errors.group(1)) if errors else 0.0}
+
+
+def raw_session(model: Path, row: list[float], n: int = 3000) -> dict[str, float]:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    s = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+    x = np.asarray([row], dtype=np.float32)
+    name = s.get_inputs()[0].name
+    for _ in range(200):
+        s.run(None, {name: x})
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        s.run(None, {name: x})
+        times.append(time.perf_counter() - t)
+    return {"rps": 1 / statistics.mean(times), "p50": statistics.median(times) * 1000,
+            "p99": float(np.percentile(times, 99)) * 1000, "errors": 0.0}
+
+
+class Proc:
+    def __init__(self, argv: list[str], port: int, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        wait_for_port(port, 60, self.proc)
+        time.sleep(1.0)  # every worker up and ready
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
+def ours(model: Path, work: Path, port: int, **settings: object) -> Proc:
+    from jupyter_mlops.serving.config import ServerConfig
+
+    app = work / f"app-{port}"
+    dest = app / "azureml-models" / "m" / "1"
+    dest.mkdir(parents=True)
+    shutil.copyfile(model, dest / model.name)
+    ServerConfig(app_dir=str(app), models=[{"name": "m", "version": 1, "framework": "onnx", "path": model.name}],
+                 port=port, workers=WORKERS, auth=True, log_level="warning", **settings).save(app / "server.json")  # type: ignore[arg-type]
+    return Proc([sys.executable, "-m", "jupyter_mlops.serving", "--config", str(app / "server.json")], port, {"MLOPS_AUTH_KEYS": KEY})
+
+
+def minimal(model: Path, port: int) -> Proc:
+    return Proc([sys.executable, "-m", "uvicorn", "bench.minimal_server:app", "--port", str(port), "--workers",
+                 str(WORKERS), "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"],
+                port, {"MODEL": str(model)})
+
+
+def table(title: str, rows: list[tuple[str, int, dict[str, float], dict[str, float]]], base_name: str) -> None:
+    print(f"\n{title}")
+    print(f"{'server':<26} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}  "
+          f"{'req/s vs ' + base_name:>18} {'p50 - ' + base_name + ' ms':>18}")
+    for name, conns, r, base in rows:
+        print(f"{name:<26} {conns:>5} {r['rps']:>9,.0f} {r['p50']:>8.3f} {r['p99']:>8.3f} {r['errors']:>6.0f}  "
+              f"{r['rps'] / base['rps']:>17.2f}x {r['p50'] - base['p50']:>18.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--conns", default="1,8,64")
+    args = parser.parse_args()
+    conns = [int(c) for c in args.conns.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="mlops-bench-serve-"))
+    lr = onnx_logreg(work / "lr.onnx")
+    mlp = onnx_mlp(work / "mlp.onnx", hidden=2048)
+    row = np.random.default_rng(0).normal(size=20).round(4).tolist()
+    body = json.dumps({"data": [row]})
+    print(f"workers per server: {WORKERS}; wrk -t1; {args.duration} s per cell; single-row JSON requests")
+
+    floor = raw_session(lr, row)
+    servers = {"minimal": minimal(lr, p1 := free_port()), "ours (auth+metrics)": ours(lr, work, p2 := free_port())}
+    urls = {"minimal": (f"http://127.0.0.1:{p1}/score", None), "ours (auth+metrics)": (f"http://127.0.0.1:{p2}/score", KEY)}
+    results = {(name, c): wrk(url, body, c, args.duration, key) for c in conns for name, (url, key) in urls.items()}
+    for s in servers.values():
+        s.stop()
+    rows = [("raw session.run", 1, floor, results[("minimal", 1)])]
+    for c in conns:
+        rows += [(name, c, results[(name, c)], results[("minimal", c)]) for name in urls]
+    table("logistic regression (20 features): ratios against minimal at the same connections", rows, "minimal")
+
+    mlp_floor = raw_session(mlp, row)
+    print(f"\nMLP 20-2048-2048-2: raw single-row session.run p50 {mlp_floor['p50'] * 1000:.0f} us")
+    off = ours(mlp, work, p3 := free_port())
+    r_off = {c: wrk(f"http://127.0.0.1:{p3}/score", body, c, args.duration, KEY) for c in conns}
+    off.stop()
+    on = ours(mlp, work, p4 := free_port(), max_batch_size=64, max_batch_delay_ms=2)
+    r_on = {c: wrk(f"http://127.0.0.1:{p4}/score", body, c, args.duration, KEY) for c in conns}
+    on.stop()
+    rows = [(f"ours batching {n}", c, r[c], r_off[c]) for c in conns for n, r in (("off", r_off), ("on", r_on))]
+    table("MLP: ratios against ours with batching off", rows, "off")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
