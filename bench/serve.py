@@ -139,7 +139,7 @@ def main() -> None:
     off = ours(mlp, work, p3 := free_port())
     r_off = {c: wrk(f"http://127.0.0.1:{p3}/score", body, c, args.duration, KEY) for c in conns}
     off.stop()
-    on = ours(mlp, work, p4 := free_port(), max_batch_size=64, max_batch_delay_ms=2)
+    on = ours(mlp, work, p4 := free_port(), max_batch_size=64, max_batch_delay_ms=float(os.environ.get("BENCH_DELAY_MS", "2")))
     r_on = {c: wrk(f"http://127.0.0.1:{p4}/score", body, c, args.duration, KEY) for c in conns}
     on.stop()
     rows = [(f"ours batching {n}", c, r[c], r_off[c]) for c in conns for n, r in (("off", r_off), ("on", r_on))]
