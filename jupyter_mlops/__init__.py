@@ -15,12 +15,13 @@ from ._version import __version__
 _EXPORTS = {
     "api": [
         "delete_model", "download_model", "get_model", "get_workspace", "list_models",
-        "register_model", "update_model",
+        "register_model", "serve", "update_model",
     ],
     "errors": [
         "BuildError", "ConflictError", "DeploymentError", "ImmutableError", "InUseError",
         "InvalidNameError", "MlopsError", "NotFoundError", "StoreError", "UsageError",
     ],
+    "local_server": ["LocalServer"],
     "registry.records": ["Model", "ModelList"],
     "workspace": ["Workspace", "use_workspace"],
 }
@@ -51,8 +52,9 @@ def load_ipython_extension(ipython: Any) -> None:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .api import (  # noqa: F401
-        delete_model, download_model, get_model, get_workspace, list_models, register_model, update_model,
+        delete_model, download_model, get_model, get_workspace, list_models, register_model, serve, update_model,
     )
+    from .local_server import LocalServer  # noqa: F401
     from .errors import (  # noqa: F401
         BuildError, ConflictError, DeploymentError, ImmutableError, InUseError, InvalidNameError,
         MlopsError, NotFoundError, StoreError, UsageError,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .local_server import LocalServer
 from .names import parse_ref
 from .registry.models import DEFAULT_PAGE, ModelRegistry
 from .registry.records import Model, ModelList
@@ -95,6 +96,47 @@ def download_model(
         ref = parse_ref(model)
         name, version = ref.name, ref.version
     return _models(workspace).download(name, version, target_dir, exist_ok, progress)
+
+
+def serve(
+    models: list[Model | str] | Model | str,
+    script: str | os.PathLike[str] | None = None,
+    *,
+    port: int | None = None,
+    workers: int = 1,
+    auth_keys: list[str] | None = None,
+    max_batch_size: int = 0,
+    timeout: float = 60.0,
+    workspace: WorkspaceArg = None,
+) -> LocalServer:
+    """Serve registered models from a local subprocess (no Docker); returns once it is ready.
+
+    ``svc.score(data)`` scores, ``svc.stop()`` stops. For a named, listed and updatable service,
+    use :func:`deploy`.
+    """
+    import hashlib
+
+    from .appdir import resolve_models, write_app_dir
+    from .local_server import free_port, start_process, wait_ready
+
+    ws = _ws(workspace)
+    resolved = resolve_models(ws, [models] if isinstance(models, (str, Model)) else list(models))
+    port = port or free_port()
+    key = hashlib.sha256(repr(([m.ref for m in resolved], str(script), port)).encode()).hexdigest()[:16]
+    app = ws.state_dir / "serve" / key
+    write_app_dir(ws, resolved, app, script, port=port, workers=workers, auth=bool(auth_keys),
+                  max_batch_size=max_batch_size, scoring_timeout_s=timeout)
+    log_path = app / "server.log"
+    proc = start_process(app, log_path, auth_keys)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc.pid, log_path, timeout=120)
+    except Exception:
+        from .local_server import stop_process
+
+        stop_process(proc.pid)
+        raise
+    return LocalServer(url, proc.pid, log_path, auth_keys[0] if auth_keys else None)
 
 
 def get_workspace(workspace: WorkspaceArg = None) -> Workspace:

@@ -9,6 +9,7 @@ import pytest
 
 from .services import REPO
 
+SECRET = "notebook-demo-key"
 NOTEBOOKS = sorted((REPO / "example-notebooks").glob("*.ipynb"))
 
 
@@ -25,3 +26,6 @@ def test_example_notebook_runs(notebook: Path, tmp_path: Path) -> None:
     executed = nbformat.read(out, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors == []
+    outputs = nbformat.writes(nbformat.v4.new_notebook(cells=[c for c in executed.cells if c.cell_type == "code"]))
+    shown = "".join(str(o) for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert outputs and SECRET not in shown  # keys used in a notebook never show in its outputs

@@ -8,9 +8,9 @@ import jupyter_mlops
 # The public surface, spelled out: adding or removing a name must change this test.
 PUBLIC = [
     "BuildError", "ConflictError", "DeploymentError", "ImmutableError", "InUseError",
-    "InvalidNameError", "MlopsError", "Model", "ModelList", "NotFoundError", "StoreError",
+    "InvalidNameError", "LocalServer", "MlopsError", "Model", "ModelList", "NotFoundError", "StoreError",
     "UsageError", "Workspace", "__version__", "delete_model", "download_model", "get_model",
-    "get_workspace", "list_models", "register_model", "update_model", "use_workspace",
+    "get_workspace", "list_models", "register_model", "serve", "update_model", "use_workspace",
 ]
 
 

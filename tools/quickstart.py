@@ -48,6 +48,12 @@ def main() -> int:
 
     step("search")
     print(mlops.list_models("quickstart-churn", tags=["stage=dev"], limit=5))
+
+    step("serve and score (local process)")
+    rows = np.random.default_rng(1).normal(size=(3, 20)).astype(np.float32)
+    with mlops.serve(model, auth_keys=["quickstart-key"]) as svc:
+        print(svc)
+        print("score:", svc.score(rows))
     return 0
 
 
