@@ -14,13 +14,15 @@ from ._version import __version__
 
 _EXPORTS = {
     "api": [
-        "delete_model", "download_model", "get_model", "get_workspace", "list_models",
-        "register_model", "serve", "update_model",
+        "build_image", "delete_image", "delete_model", "download_model", "get_image", "get_model",
+        "get_workspace", "list_images", "list_models", "register_model", "serve", "smoke_test_image",
+        "update_image", "update_model",
     ],
     "errors": [
         "BuildError", "ConflictError", "DeploymentError", "ImmutableError", "InUseError",
         "InvalidNameError", "MlopsError", "NotFoundError", "StoreError", "UsageError",
     ],
+    "images.records": ["Image", "ImageList"],
     "local_server": ["LocalServer"],
     "registry.records": ["Model", "ModelList"],
     "workspace": ["Workspace", "use_workspace"],
@@ -52,8 +54,10 @@ def load_ipython_extension(ipython: Any) -> None:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .api import (  # noqa: F401
-        delete_model, download_model, get_model, get_workspace, list_models, register_model, serve, update_model,
+        build_image, delete_image, delete_model, download_model, get_image, get_model, get_workspace,
+        list_images, list_models, register_model, serve, smoke_test_image, update_image, update_model,
     )
+    from .images.records import Image, ImageList  # noqa: F401
     from .local_server import LocalServer  # noqa: F401
     from .errors import (  # noqa: F401
         BuildError, ConflictError, DeploymentError, ImmutableError, InUseError, InvalidNameError,

@@ -6,8 +6,12 @@ Every function takes ``workspace=`` (a :class:`Workspace`, a path, or None for t
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from .images.records import Image, ImageList
+from .images.registry import ImageRegistry
 from .local_server import LocalServer
 from .names import parse_ref
 from .registry.models import DEFAULT_PAGE, ModelRegistry
@@ -96,6 +100,75 @@ def download_model(
         ref = parse_ref(model)
         name, version = ref.name, ref.version
     return _models(workspace).download(name, version, target_dir, exist_ok, progress)
+
+
+def _images(workspace: WorkspaceArg) -> ImageRegistry:
+    return ImageRegistry(_ws(workspace))
+
+
+def build_image(
+    name: str,
+    models: list[Model | str] | Model | str,
+    script: str | os.PathLike[str] | None = None,
+    requirements: str | os.PathLike[str] | list[str] | None = None,
+    base_image: str | None = None,
+    tags: dict[str, str] | list[str] | None = None,
+    description: str | None = None,
+    *,
+    docker: bool | None = None,
+    gpu: bool = False,
+    progress: bool = True,
+    echo: Callable[[str], None] | None = None,
+    workspace: WorkspaceArg = None,
+) -> Image:
+    """Build a Docker image of models + scoring script + requirements + our server, and register it.
+
+    Dependencies are resolved on this machine and installed offline in the image. Without a Docker
+    engine (or with ``docker=False``) only the build context is written (state ``context``).
+    """
+    model_list = [models] if isinstance(models, (str, Model)) else list(models)
+    return _images(workspace).build(name, model_list, script, requirements, base_image, tags, description,
+                                    docker=docker, gpu=gpu, progress=progress, echo=echo)
+
+
+def get_image(name: str, version: int | str | None = None, *, workspace: WorkspaceArg = None) -> Image:
+    """An image version (``"name:2"`` works too); the latest when no version is given."""
+    if version is None and ":" in name:
+        ref = parse_ref(name, "image")
+        name, version = ref.name, ref.version
+    return _images(workspace).get(name, version)
+
+
+def list_images(
+    name: str | None = None,
+    tags: dict[str, str | None] | list[str] | str | None = None,
+    model: str | None = None,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    workspace: WorkspaceArg = None,
+) -> ImageList:
+    """Images newest first, filtered by name, tags and the model (``NAME[:VERSION]``) they contain."""
+    return _images(workspace).list(name, tags, model, limit, offset)
+
+
+def update_image(name: str, version: int | str, tags: dict[str, str] | list[str] | None = None,
+                 remove_tags: list[str] | None = None, *, workspace: WorkspaceArg = None) -> Image:
+    """Add, change or remove an image's tags."""
+    return _images(workspace).update(name, version, tags, remove_tags)
+
+
+def delete_image(name: str, version: int | str, *, workspace: WorkspaceArg = None) -> None:
+    """Delete an image version; refused, naming it, while a deployment uses it."""
+    _images(workspace).delete(name, version)
+
+
+def smoke_test_image(image: Image | str, data: Any, *, timeout: float = 120.0, workspace: WorkspaceArg = None) -> Any:
+    """Run the image's container on a free 127.0.0.1 port, score ``data`` once, remove it; returns the answer."""
+    from .images.smoke import smoke_test
+
+    img = image if isinstance(image, Image) else get_image(image, workspace=workspace)
+    return smoke_test(img, data, timeout)
 
 
 def serve(

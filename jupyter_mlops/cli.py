@@ -110,6 +110,64 @@ def _models_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_models_delete)
 
 
+# --- images ------------------------------------------------------------------------------------
+def cmd_images_build(args: argparse.Namespace) -> Any:
+    echo = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
+    return api.build_image(
+        args.name, args.model, args.script, args.requirements, args.base_image, args.tag, args.description,
+        docker=False if args.no_docker else None, progress=False, echo=echo, workspace=args.workspace,
+    )
+
+
+def cmd_images_list(args: argparse.Namespace) -> Any:
+    return api.list_images(args.name, args.tag, args.model, limit=args.limit, offset=args.offset,
+                           workspace=args.workspace)
+
+
+def cmd_images_show(args: argparse.Namespace) -> Any:
+    ref = parse_ref(args.ref, "image")
+    image = api.get_image(ref.name, ref.version, workspace=args.workspace)
+    if args.log and not args.json:
+        print(image.build_log or "")
+    return image
+
+
+def cmd_images_delete(args: argparse.Namespace) -> Any:
+    ref = parse_ref(args.ref, "image")
+    if ref.version is None:
+        raise MlopsError(f"Give the version to delete: {ref.name}:VERSION.")
+    api.delete_image(ref.name, ref.version, workspace=args.workspace)
+    return {"deleted": str(ref)}
+
+
+def _images_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    images = sub.add_parser("images", help="build and manage images").add_subparsers(dest="action", required=True)
+    p = images.add_parser("build", parents=[common], help="build and register an image")
+    p.add_argument("name")
+    p.add_argument("--model", "-m", action="append", required=True, metavar="NAME[:VERSION]")
+    p.add_argument("--script", "-s")
+    p.add_argument("--requirements", "-r")
+    p.add_argument("--base-image")
+    p.add_argument("--tag", "-t", action="append", default=[], metavar="K=V")
+    p.add_argument("--description", "-d")
+    p.add_argument("--no-docker", action="store_true", help="write the build context only")
+    p.set_defaults(handler=cmd_images_build)
+    p = images.add_parser("list", parents=[common], help="list images, newest first")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--tag", "-t", action="append", default=[], metavar="FILTER")
+    p.add_argument("--model", "-m")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--offset", type=int, default=0)
+    p.set_defaults(handler=cmd_images_list)
+    p = images.add_parser("show", parents=[common], help="one image version")
+    p.add_argument("ref", metavar="NAME[:VERSION]")
+    p.add_argument("--log", action="store_true", help="print the build log")
+    p.set_defaults(handler=cmd_images_show)
+    p = images.add_parser("delete", parents=[common], help="delete one version")
+    p.add_argument("ref", metavar="NAME:VERSION")
+    p.set_defaults(handler=cmd_images_delete)
+
+
 # --- serve -------------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> Any:
     import hashlib
@@ -149,7 +207,7 @@ def _serve_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_serve)
 
 
-PARSER_BUILDERS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_models_parser, _serve_parser]
+PARSER_BUILDERS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_models_parser, _images_parser, _serve_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

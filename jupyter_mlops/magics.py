@@ -50,7 +50,7 @@ def out_arg(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @magics_class
 class MlopsMagics(Magics, Configurable):
-    """``%register_model``, ``%models``, ``%model``, ``%delete_model``, ``%mlops``."""
+    """Registry, image, deployment and monitoring magics over :mod:`jupyter_mlops.api`."""
 
     workspace = Unicode(
         None, allow_none=True, config=True,
@@ -123,6 +123,65 @@ class MlopsMagics(Magics, Configurable):
             raise UsageError(f"Give the version to delete: {ref.name}:VERSION.")
         api.delete_model(ref.name, ref.version, workspace=self._ws)
         print(f"Deleted model {ref}.")
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", help="image name")
+    @argument("--model", "-m", action="append", required=True, metavar="NAME[:VERSION]", help="model (repeatable)")
+    @argument("--script", "-s", help="scoring script with init() and run(data)")
+    @argument("--requirements", "-r", help="pip requirements file")
+    @argument("--base-image", help="base image (default: the workspace's)")
+    @argument("--tag", "-t", action="append", default=[], metavar="K=V", help="tag (repeatable)")
+    @argument("--description", "-d", help="description")
+    @argument("--no-docker", action="store_true", help="write the build context only")
+    @out_arg
+    @_adapter
+    def build_image(self, args: Any) -> Any:
+        """Build a Docker image of models, script, requirements and the inference server."""
+        return api.build_image(
+            args.name, args.model, _unquote(args.script), _unquote(args.requirements), args.base_image,
+            args.tag, _unquote(args.description), docker=False if args.no_docker else None, workspace=self._ws,
+        )
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", nargs="?", help="only versions of this image")
+    @argument("--tag", "-t", action="append", default=[], metavar="FILTER", help="key or key=value (repeatable)")
+    @argument("--model", "-m", help="only images that contain this model (NAME or NAME:VERSION)")
+    @argument("--limit", type=int, default=100, help="page size")
+    @argument("--offset", type=int, default=0, help="skip this many")
+    @out_arg
+    @_adapter
+    def images(self, args: Any) -> Any:
+        """List images, newest first."""
+        return api.list_images(args.name, args.tag, args.model, limit=args.limit, offset=args.offset,
+                               workspace=self._ws)
+
+    @line_magic
+    @magic_arguments()
+    @argument("ref", help="NAME or NAME:VERSION")
+    @argument("--log", action="store_true", help="print the build log's tail")
+    @out_arg
+    @_adapter
+    def image(self, args: Any) -> Any:
+        """Show one image version (the latest when no version is given)."""
+        ref = parse_ref(args.ref, "image")
+        image = api.get_image(ref.name, ref.version, workspace=self._ws)
+        if args.log:
+            print(image.log_tail(40))
+        return image
+
+    @line_magic
+    @magic_arguments()
+    @argument("ref", help="NAME:VERSION")
+    @_adapter
+    def delete_image(self, args: Any) -> Any:
+        """Delete one image version (refused while a deployment uses it)."""
+        ref = parse_ref(args.ref, "image")
+        if ref.version is None:
+            raise UsageError(f"Give the version to delete: {ref.name}:VERSION.")
+        api.delete_image(ref.name, ref.version, workspace=self._ws)
+        print(f"Deleted image {ref}.")
 
     @line_magic
     @magic_arguments()

@@ -8,7 +8,7 @@ import pytest
 
 from jupyter_mlops.workspace import ENV_VAR, Workspace, use_workspace
 
-from .services import Azurite, Postgres
+from .services import Azurite, Postgres, ensure_base_image
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +27,21 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     root = tmp_path / "ws"
     monkeypatch.setenv(ENV_VAR, str(root))
     return Workspace.embedded(root, source="test")
+
+
+@pytest.fixture(scope="session")
+def base_image() -> str:
+    """A running Docker engine and the local Python base image (built once per machine)."""
+    return ensure_base_image()
+
+
+@pytest.fixture
+def docker_workspace(base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """An embedded workspace whose images build on the local base image."""
+    root = tmp_path / "ws"
+    (tmp_path / "jupyter-mlops.toml").write_text(f'[workspace]\nroot = "ws"\nbase_image = "{base_image}"\n')
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "jupyter-mlops.toml"))
+    return Workspace.from_config(tmp_path / "jupyter-mlops.toml", source="test")
 
 
 @pytest.fixture(scope="session")

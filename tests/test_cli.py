@@ -44,3 +44,15 @@ def test_errors_are_one_line_on_stderr_with_nonzero_exit(workspace: Workspace) -
 def test_workspace_command_says_why(workspace: Workspace) -> None:
     data = json.loads(cli("workspace", "--json").stdout)
     assert data["source"].startswith("$JUPYTER_MLOPS_WORKSPACE=")
+
+
+def test_images_build_list_show_delete(workspace: Workspace, tmp_path: Path) -> None:
+    cli("models", "register", str(onnx_logreg(tmp_path / "lr.onnx")), "--name", "lr")
+    built = json.loads(cli("images", "build", "svc", "--model", "lr:1", "--no-docker", "--json").stdout)
+    assert (built["name"], built["version"], built["state"], built["models"]) == ("svc", 1, "context", ["lr:1"])
+    assert [i["name"] for i in json.loads(cli("images", "list", "--model", "lr", "--json").stdout)] == ["svc"]
+    assert json.loads(cli("images", "show", "svc:1", "--json").stdout)["state"] == "context"
+    refused = cli("models", "delete", "lr:1", check=False)
+    assert (refused.returncode, refused.stderr) == (1, "error: Model lr:1 is used by image svc:1; delete the image first.\n")
+    cli("images", "delete", "svc:1")
+    cli("models", "delete", "lr:1")

@@ -115,3 +115,13 @@ def test_config_magics_reach_the_configurable(ip: InteractiveShell, tmp_path: Pa
     ip.run_line_magic("register_model", f"{model_file} --name elsewhere")
     assert mlops.list_models(workspace=tmp_path / "other")[0].name == "elsewhere"
     assert mlops.list_models() == []
+
+
+def test_build_image_magic_and_images_listing(ip: InteractiveShell, model_file: Path) -> None:
+    ip.run_line_magic("register_model", f"{model_file} --name lr")
+    image = ip.run_line_magic("build_image", "lr-img --model lr:1 --tag team=risk --no-docker -o img")
+    assert ip.user_ns["img"] is image and (image.ref, image.state, image.models) == ("lr-img:1", "context", ["lr:1"])
+    assert [i.ref for i in ip.run_line_magic("images", "--model lr")] == ["lr-img:1"]
+    assert ip.run_line_magic("image", "lr-img").tags == {"team": "risk"}
+    assert _usage_error(ip, "build_image", "x --model ghost:1") == "Model ghost:1 not found."
+    assert _usage_error(ip, "delete_model", "lr:1") == "Model lr:1 is used by image lr-img:1; delete the image first."

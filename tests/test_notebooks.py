@@ -15,13 +15,13 @@ NOTEBOOKS = sorted((REPO / "example-notebooks").glob("*.ipynb"))
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
-def test_example_notebook_runs(notebook: Path, tmp_path: Path) -> None:
+def test_example_notebook_runs(notebook: Path, tmp_path: Path, base_image: str) -> None:
     import papermill
 
     out = tmp_path / notebook.name
     papermill.execute_notebook(
         str(notebook), str(out), cwd=str(tmp_path), kernel_name="python3",
-        parameters={"workspace": str(tmp_path / "ws")}, progress_bar=False,
+        parameters={"workspace": str(tmp_path / "ws"), "base_image": base_image}, progress_bar=False,
     )
     executed = nbformat.read(out, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]

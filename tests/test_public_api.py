@@ -7,10 +7,11 @@ import jupyter_mlops
 
 # The public surface, spelled out: adding or removing a name must change this test.
 PUBLIC = [
-    "BuildError", "ConflictError", "DeploymentError", "ImmutableError", "InUseError",
+    "BuildError", "ConflictError", "DeploymentError", "Image", "ImageList", "ImmutableError", "InUseError",
     "InvalidNameError", "LocalServer", "MlopsError", "Model", "ModelList", "NotFoundError", "StoreError",
-    "UsageError", "Workspace", "__version__", "delete_model", "download_model", "get_model",
-    "get_workspace", "list_models", "register_model", "serve", "update_model", "use_workspace",
+    "UsageError", "Workspace", "__version__", "build_image", "delete_image", "delete_model",
+    "download_model", "get_image", "get_model", "get_workspace", "list_images", "list_models",
+    "register_model", "serve", "smoke_test_image", "update_image", "update_model", "use_workspace",
 ]
 
 

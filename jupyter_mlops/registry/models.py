@@ -9,11 +9,12 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select
+from sqlalchemy import Connection, delete, func, select
 
 from ..errors import InUseError, NotFoundError, UsageError
 from ..names import parse_filters, parse_pairs, parse_version, validate_name
 from ..store import kv
+from ..store.paging import fetch_page
 from ..store.schema import image_models, images, models
 from ..workspace import Workspace
 from .framework import FRAMEWORKS, detect_framework, read_signature
@@ -142,9 +143,6 @@ class ModelRegistry:
         offset: int = 0,
     ) -> ModelList:
         """Newest first. Filters are ``key`` (has it) or ``key=value``; all must match."""
-        if limit < 1 or offset < 0:
-            raise UsageError(f"Invalid page: limit={limit}, offset={offset}; limit >= 1, offset >= 0.")
-        query = select(models)
         conditions = kv.filter_clause(KIND, models.c.id, parse_filters(tags, "tag"))
         conditions += kv.filter_clause(KIND, models.c.id, parse_filters(properties, "property"), kv.properties)
         if name is not None:
@@ -155,12 +153,9 @@ class ModelRegistry:
                 models.c.version
                 == select(func.max(newer.c.version)).where(newer.c.name == models.c.name).scalar_subquery()
             )
-        query = query.where(and_(*conditions)) if conditions else query
-        query = query.order_by(models.c.id.desc()).limit(limit + 1).offset(offset)
         with self.ws.metadata.read() as conn:
-            rows = conn.execute(query).all()
-            page = self._load(conn, rows[:limit])
-        return ModelList(page, has_more=len(rows) > limit, offset=offset)
+            rows, more = fetch_page(conn, select(models), models.c.id, conditions, limit, offset)
+            return ModelList(self._load(conn, rows), has_more=more, offset=offset)
 
     def download(
         self, name: str, version: int | str | None, target_dir: str | os.PathLike[str],

@@ -44,7 +44,7 @@ class ServerConfig:
         data: dict[str, Any] = {}
         if path:
             data = json.loads(Path(path).read_text())
-            data.setdefault("app_dir", str(Path(path).resolve().parent))
+            data["app_dir"] = str(Path(path).resolve().parent)  # the file travels with its folder
         known = {f.name for f in fields(cls)}
         config = cls(**{k: v for k, v in data.items() if k in known and k != "auth_keys"})
         config.apply_env(os.environ)
@@ -62,6 +62,7 @@ class ServerConfig:
     def save(self, path: str | os.PathLike[str]) -> None:
         data = asdict(self)
         data.pop("auth_keys")
+        data.pop("app_dir")  # wherever server.json lies is the app folder (host, image, bundle)
         Path(path).write_text(json.dumps(data, indent=2))
 
     @property

@@ -89,6 +89,33 @@ image_models = Table(
     Index("ix_image_models_model", "model_id"),
 )
 
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("image_id", Integer, ForeignKey("images.id"), nullable=False),
+    Column("target", String(32), nullable=False),
+    Column("config", JSON, nullable=False),  # port, replicas, cpu, memory, autoscale, tls paths, ...
+    Column("state", String(32), nullable=False),
+    Column("scoring_uri", String(1024)),
+    Column("handle", JSON),  # what the target needs to find it again: pid, container id, namespace
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_deployments_image", "image_id"),
+)
+
+deployment_events = Table(
+    "deployment_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", Integer, ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False),
+    Column("time", Float, nullable=False),
+    Column("kind", String(32), nullable=False),  # created, updated, update-failed, key-regenerated, ...
+    Column("message", Text, nullable=False),
+    Index("ix_deployment_events_deployment", "deployment_id", "id"),
+)
+
 tags = Table(
     "tags",
     metadata,

@@ -1,0 +1,1 @@
+"""Images: build contexts, Docker builds, the image registry, smoke tests."""

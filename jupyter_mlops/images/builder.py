@@ -1,0 +1,108 @@
+"""Build a context with the Docker SDK, streaming the log as progress; failures say why in one line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BuildError
+
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
+
+
+@dataclass
+class BuildResult:
+    image_id: str
+    size: int
+    log: str
+    steps: list[dict[str, Any]] = field(default_factory=list)  # {"n", "instruction", "cached"}
+
+    @property
+    def cached_steps(self) -> int:
+        return sum(1 for s in self.steps if s["cached"])
+
+
+def docker_client():  # type: ignore[no-untyped-def]
+    """A client for the local engine, or a one-line error saying none answers."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - docker raises many transport types
+        raise BuildError(f"No Docker engine answers ({str(exc).splitlines()[0][:160]}); start dockerd or use the process target.") from None
+    return client
+
+
+class _Progress:
+    """Build steps as a progress bar (tqdm: a widget in notebooks, text in a terminal)."""
+
+    def __init__(self, show: bool, echo: Callable[[str], None] | None) -> None:
+        self.show, self.echo, self.bar = show, echo, None
+
+    def step(self, n: int, total: int, text: str) -> None:
+        if self.echo:
+            self.echo(f"Step {n}/{total} : {text}")
+        if not self.show:
+            return
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="building", unit="step", leave=False)
+        self.bar.n = n - 1
+        self.bar.set_postfix_str(text[:50])
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.n = self.bar.total
+            self.bar.refresh()
+            self.bar.close()
+
+
+def build(context: Path, tag: str, labels: dict[str, str], progress: bool = True,
+          echo: Callable[[str], None] | None = None) -> BuildResult:
+    client = docker_client()
+    lines: list[str] = []
+    steps: list[dict[str, Any]] = []
+    image_id = None
+    bar = _Progress(progress, echo)
+    try:
+        for chunk in client.api.build(path=str(context), tag=tag, rm=True, forcerm=True, decode=True,
+                                      labels=labels, pull=False):
+            if "error" in chunk:
+                lines.append(chunk["error"].rstrip())
+                raise BuildError(_cause(chunk["error"], lines), detail="\n".join(lines[-25:]))
+            text = chunk.get("stream", "")
+            if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+            for line in text.splitlines():
+                line = line.rstrip()
+                if not line:
+                    continue
+                lines.append(line)
+                m = _STEP.match(line)
+                if m:
+                    steps.append({"n": int(m.group(1)), "instruction": m.group(3), "cached": False})
+                    bar.step(int(m.group(1)), int(m.group(2)), m.group(3))
+                elif "Using cache" in line and steps:
+                    steps[-1]["cached"] = True
+    except BuildError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the engine went away mid-build, say so in one line
+        raise BuildError(f"Docker build failed: {str(exc).splitlines()[0][:200]}", detail="\n".join(lines[-25:])) from None
+    finally:
+        bar.close()
+    image = client.images.get(image_id or tag)
+    return BuildResult(image_id=image.id, size=int(image.attrs.get("Size", 0)), log="\n".join(lines), steps=steps)
+
+
+def _cause(error: str, lines: list[str]) -> str:
+    first = error.strip().splitlines()[0] if error.strip() else "unknown error"
+    hint = next((ln for ln in reversed(lines) if ln.lstrip().startswith("ERROR:")), None)
+    if hint:
+        return f"Docker build failed: {hint.strip().removeprefix('ERROR: ')}"
+    return f"Docker build failed: {first[:300]}"

@@ -1,0 +1,75 @@
+"""Result objects for images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..display import fmt_kv, fmt_size, fmt_time, html_table
+
+
+@dataclass(frozen=True)
+class Image:
+    """One registered image version. ``state``: building, succeeded, failed, or context (no Docker)."""
+
+    name: str
+    version: int
+    state: str
+    models: list[str]
+    created_at: float
+    base_image: str | None = None
+    docker_tag: str | None = None
+    digest: str | None = None
+    size: int | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict, repr=False)
+    build_log: str | None = field(default=None, repr=False)
+    id: int = field(default=0, repr=False, compare=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join((self.build_log or "").splitlines()[-lines:])
+
+    def __repr__(self) -> str:
+        return (f"Image(name={self.name!r}, version={self.version}, state={self.state!r}, "
+                f"models={self.models!r}, docker_tag={self.docker_tag!r}, size={fmt_size(self.size)!r})")
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "name": self.name, "version": self.version, "state": self.state, "models": ", ".join(self.models),
+            "tags": fmt_kv(self.tags), "docker tag": self.docker_tag or "", "size": fmt_size(self.size),
+            "created": fmt_time(self.created_at),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("id", "build_log")}
+        return d
+
+    def _repr_html_(self) -> str:
+        html = html_table([self.summary()], title=f"Image {self.ref}")
+        if self.state == "failed":
+            html += f"<pre>{_escape(self.log_tail())}</pre>"
+        return html
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+class ImageList(list):  # type: ignore[type-arg]
+    def __init__(self, images: list[Image], has_more: bool = False, offset: int = 0) -> None:
+        super().__init__(images)
+        self.has_more = has_more
+        self.offset = offset
+
+    def __repr__(self) -> str:
+        return f"ImageList([{', '.join(i.ref for i in self)}]{', more...' if self.has_more else ''})"
+
+    def _repr_html_(self) -> str:
+        return html_table([i.summary() for i in self], title=f"{len(self)} image(s)")
