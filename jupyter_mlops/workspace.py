@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 CONFIG_NAME = "jupyter-mlops.toml"
 ENV_VAR = "JUPYTER_MLOPS_WORKSPACE"
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
+BASE_IMAGE_ENV = "JUPYTER_MLOPS_BASE_IMAGE"  # overrides the default where the public image cannot be pulled
+
+
+def default_base_image() -> str:
+    return os.environ.get(BASE_IMAGE_ENV) or DEFAULT_BASE_IMAGE
 DEFAULT_TARGET = "process"
 
 
@@ -39,7 +44,7 @@ class Workspace:
     artifacts_url: str
     source: str = "given"
     name: str = "default"
-    base_image: str = DEFAULT_BASE_IMAGE
+    base_image: str = field(default_factory=default_base_image)
     default_target: str = DEFAULT_TARGET
     root: Path | None = None  # the folder local state (build contexts, process deployments) lives in
     azure_connection_string: str | None = field(default=None, repr=False)
@@ -82,7 +87,7 @@ class Workspace:
             artifacts_url=local(section.get("artifacts", str(root / "artifacts"))),
             source=source,
             name=section.get("name", base.name),
-            base_image=section.get("base_image", DEFAULT_BASE_IMAGE),
+            base_image=section.get("base_image") or default_base_image(),
             default_target=section.get("default_target", DEFAULT_TARGET),
             root=root,
             azure_connection_string=section.get("azure_connection_string"),

@@ -54,6 +54,17 @@ def main() -> int:
     with mlops.serve(model, auth_keys=["quickstart-key"]) as svc:
         print(svc)
         print("score:", svc.score(rows))
+
+    step("build an image (where a Docker engine answers)")
+    try:
+        image = mlops.build_image("quickstart-churn", model, tags={"stage": "dev"}, progress=False)
+    except mlops.BuildError as exc:
+        if "No Docker engine" not in str(exc):
+            raise
+        print("skipped:", exc)
+        return 0
+    print(image)
+    print("smoke test:", mlops.smoke_test_image(image, rows.tolist()))
     return 0
 
 

@@ -64,7 +64,7 @@ class _Progress:
 
 
 def build(context: Path, tag: str, labels: dict[str, str], progress: bool = True,
-          echo: Callable[[str], None] | None = None) -> BuildResult:
+          echo: Callable[[str], None] | None = None, nocache: bool = False) -> BuildResult:
     client = docker_client()
     lines: list[str] = []
     steps: list[dict[str, Any]] = []
@@ -72,7 +72,7 @@ def build(context: Path, tag: str, labels: dict[str, str], progress: bool = True
     bar = _Progress(progress, echo)
     try:
         for chunk in client.api.build(path=str(context), tag=tag, rm=True, forcerm=True, decode=True,
-                                      labels=labels, pull=False):
+                                      labels=labels, pull=False, nocache=nocache):
             if "error" in chunk:
                 lines.append(chunk["error"].rstrip())
                 raise BuildError(_cause(chunk["error"], lines), detail="\n".join(lines[-25:]))

@@ -26,13 +26,18 @@ PORT = 5001
 
 DOCKERFILE = """\
 # Written by jupyter-mlops. Layers: base, dependencies, runtime, models, script.
+# The wheelhouse is installed in a first stage, so the wheels themselves never ship in the image.
+FROM {base_image} AS dependencies
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+RUN python3 -m venv /opt/venv
+COPY wheelhouse/ /tmp/wheelhouse/
+RUN /opt/venv/bin/pip install --no-index --no-cache-dir --find-links /tmp/wheelhouse \\
+    -r /tmp/wheelhouse/requirements.txt
+
 FROM {base_image}
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \\
     VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
-RUN python3 -m venv /opt/venv
-COPY wheelhouse/ /tmp/wheelhouse/
-RUN pip install --no-index --no-cache-dir --find-links /tmp/wheelhouse -r /tmp/wheelhouse/requirements.txt \\
- && rm -rf /tmp/wheelhouse
+COPY --from=dependencies /opt/venv /opt/venv
 COPY runtime/ /tmp/runtime/
 RUN pip install --no-index --no-cache-dir --no-deps /tmp/runtime/*.whl && rm -rf /tmp/runtime
 COPY models/ {app_root}/
@@ -41,7 +46,8 @@ WORKDIR {app_root}
 ENV MLOPS_SERVER_CONFIG={app_root}/server.json MLOPS_HOST=0.0.0.0 AZUREML_APP_ROOT={app_root}
 EXPOSE {port}
 LABEL org.jupyter-mlops.image="{name}:{version}" org.jupyter-mlops.models="{models}"
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/')"
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s \\
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/')"
 CMD ["python", "-m", "jupyter_mlops.serving"]
 """
 
