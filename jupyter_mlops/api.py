@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .deployments.records import Deployment, DeploymentList
+from .deployments.service import DeploymentService
 from .images.records import Image, ImageList
 from .images.registry import ImageRegistry
 from .local_server import LocalServer
@@ -169,6 +171,78 @@ def smoke_test_image(image: Image | str, data: Any, *, timeout: float = 120.0, w
 
     img = image if isinstance(image, Image) else get_image(image, workspace=workspace)
     return smoke_test(img, data, timeout)
+
+
+def _deployments(workspace: WorkspaceArg) -> DeploymentService:
+    return DeploymentService(_ws(workspace))
+
+
+def deploy(
+    name: str,
+    image: Image | str,
+    target: str | None = None,
+    port: int | None = None,
+    auth: bool = True,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    replicas: int = 1,
+    cpu: str | None = None,
+    memory: str | None = None,
+    autoscale: dict[str, Any] | None = None,
+    tags: dict[str, str] | list[str] | None = None,
+    *,
+    workers: int = 1,
+    tls_ca: str | None = None,
+    host: str = "127.0.0.1",
+    dry_run: bool = False,
+    output_dir: str | None = None,
+    namespace: str = "default",
+    registry: str | None = None,
+    ready_timeout: float = 120.0,
+    workspace: WorkspaceArg = None,
+) -> Deployment:
+    """Deploy an image as a scoring service on ``target`` (process, docker, kubernetes, edge, or a
+    plugin; the workspace's default when omitted). Keys are generated when ``auth`` is on (see
+    :func:`get_keys`). Returns once it serves, with ``scoring_uri``, ``swagger_uri`` and ``score()``."""
+    return _deployments(workspace).deploy(
+        name, image, target, tags, port=port, auth=auth, tls_cert=tls_cert, tls_key=tls_key, tls_ca=tls_ca,
+        replicas=replicas, cpu=cpu, memory=memory, autoscale=autoscale, workers=workers, host=host,
+        dry_run=dry_run, output_dir=output_dir, namespace=namespace, registry=registry, ready_timeout_s=ready_timeout,
+    )
+
+
+def get_deployment(name: str, *, workspace: WorkspaceArg = None) -> Deployment:
+    """A deployment, its state refreshed from its target, with its event history."""
+    return _deployments(workspace).get(name)
+
+
+def list_deployments(model: str | None = None, image: str | None = None,
+                     tags: dict[str, str | None] | list[str] | str | None = None, *,
+                     workspace: WorkspaceArg = None) -> DeploymentList:
+    """Deployments whose image contains ``model`` (``NAME[:VERSION]``), of ``image``, with ``tags``."""
+    return _deployments(workspace).list(model, image, tags)
+
+
+def update_deployment(name: str, image: Image | str, *, ready_timeout: float | None = None,
+                      workspace: WorkspaceArg = None) -> Deployment:
+    """Move a deployment to another image; the old version serves until the new one is ready, and
+    keeps serving (the failure recorded, with the log tail) if it never is."""
+    return _deployments(workspace).update(name, image, ready_timeout)
+
+
+def undeploy(name: str, *, workspace: WorkspaceArg = None) -> None:
+    """Stop and remove a deployment."""
+    _deployments(workspace).undeploy(name)
+
+
+def get_keys(name: str, *, workspace: WorkspaceArg = None) -> dict[str, str]:
+    """The deployment's primary and secondary keys (shown only when asked for)."""
+    return _deployments(workspace).get_keys(name)
+
+
+def regen_key(name: str, key: str = "primary", *, workspace: WorkspaceArg = None) -> None:
+    """Replace the primary or secondary key; the service accepts the new one within a second, no rebuild."""
+    _deployments(workspace).regen_key(name, key)
 
 
 def serve(

@@ -14,19 +14,19 @@ def training_data(n_features: int = 20, rows: int = 400, seed: int = 0) -> tuple
     return x, y
 
 
-def sklearn_logreg(n_features: int = 20):  # type: ignore[no-untyped-def]
+def sklearn_logreg(n_features: int = 20, seed: int = 0):  # type: ignore[no-untyped-def]
     from sklearn.linear_model import LogisticRegression
 
-    x, y = training_data(n_features)
+    x, y = training_data(n_features, seed=seed)
     return LogisticRegression(max_iter=200).fit(x, y)
 
 
-def onnx_logreg(path: Path, n_features: int = 20) -> Path:
+def onnx_logreg(path: Path, n_features: int = 20, seed: int = 0) -> Path:
     """A scikit-learn logistic regression exported to ONNX: input 'input' float32 [None, n]."""
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
 
-    clf = sklearn_logreg(n_features)
+    clf = sklearn_logreg(n_features, seed)
     onx = to_onnx(
         clf, initial_types=[("input", FloatTensorType([None, n_features]))],
         options={id(clf): {"zipmap": False}}, target_opset=17,

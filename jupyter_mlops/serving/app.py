@@ -118,6 +118,8 @@ class ScoringApp:
             message = f"Internal error {type(exc).__name__} (request id {req.request_id})."
             response = Response.json(_error_body(req.path, message), 500)
         elapsed = time.perf_counter() - start
+        if rt.draining:  # a newer version has the port: let the client reconnect to it
+            response.headers["connection"] = "close"
         await self._send(send, req, response, elapsed)
         rt.metrics.in_flight -= 1
         rt.metrics.observe(label, response.status, elapsed)

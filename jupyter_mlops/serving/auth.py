@@ -1,7 +1,8 @@
 """Key auth: ``Authorization: Bearer <key>``, compared in constant time against every key.
 
-Keys come from the environment or a keys file (JSON ``{"primary": ..., "secondary": ...}``);
-the file is re-read when it changes, so a regenerated key works without a restart.
+Keys come from the environment or a keys file (JSON ``{"primary": ..., "secondary": ...}``), or a
+folder with one key per file (a Kubernetes Secret mounted as a volume); either is re-read when it
+changes, so a regenerated key works without a restart.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ class KeyChecker:
         if self._file is None:
             return
         try:
+            if self._file.is_dir():
+                files = [p for p in self._file.iterdir() if not p.name.startswith(".") and p.is_file()]
+                mtime = max((p.stat().st_mtime for p in files), default=0.0)
+                if mtime != self._mtime:
+                    self._file_keys = [k.encode() for k in (p.read_text().strip() for p in files) if k]
+                    self._mtime = mtime
+                return
             mtime = self._file.stat().st_mtime
             if mtime != self._mtime:
                 data = json.loads(self._file.read_text())

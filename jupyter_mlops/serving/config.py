@@ -36,6 +36,11 @@ class ServerConfig:
     intra_op_threads: int = 0  # 0: 1 per worker when several workers share the cores
     deployment: str | None = None
     log_level: str = "info"
+    # Deployments: load before listening (a new version on a shared port takes no traffic until it
+    # can answer), report readiness as files in status_dir, and on SIGTERM drain for drain_s seconds.
+    listen_when_ready: bool = False
+    status_dir: str | None = None
+    drain_s: float = 0.0
     auth_keys: list[str] = field(default_factory=list, repr=False)  # never written to the file
 
     @classmethod
@@ -51,6 +56,14 @@ class ServerConfig:
         return config
 
     def apply_env(self, env: Any) -> None:
+        """``MLOPS_SERVER_SETTINGS`` (a JSON object of fields), then ``MLOPS_HOST``, ``MLOPS_PORT``,
+        ``MLOPS_WORKERS``, ``MLOPS_LOG_LEVEL`` and ``MLOPS_AUTH_KEYS``: how a container is told
+        where it runs without rebuilding its image."""
+        if env.get("MLOPS_SERVER_SETTINGS"):
+            known = {f.name for f in fields(self)} - {"auth_keys", "app_dir", "models", "script"}
+            for key, value in json.loads(env["MLOPS_SERVER_SETTINGS"]).items():
+                if key in known:
+                    setattr(self, key, value)
         for name, cast in (("host", str), ("port", int), ("workers", int), ("log_level", str)):
             value = env.get(f"MLOPS_{name.upper()}")
             if value:

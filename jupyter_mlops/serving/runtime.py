@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ class Runtime:
         self.script: ScriptScorer | None = None
         self.batchers: dict[tuple[str, int], Batcher] = {}
         self.ready = False
+        self.draining = False  # set on SIGTERM with a drain period: answers carry Connection: close
         self.failure: str | None = None
         self._loaded = threading.Event()
         self._only: ModelScorer | None = None
@@ -37,7 +39,24 @@ class Runtime:
     # --- start-up ---------------------------------------------------------------------------
     def start_loading(self) -> None:
         """Load models and run init() on a thread: liveness answers meanwhile, readiness waits."""
-        threading.Thread(target=self._load, name="mlops-init", daemon=True).start()
+        if not self._loaded.is_set():
+            threading.Thread(target=self._load, name="mlops-init", daemon=True).start()
+
+    def load(self) -> bool:
+        """Load in the foreground (``listen_when_ready``); False when init failed."""
+        self._load()
+        return self.ready
+
+    def write_status(self, state: str) -> None:
+        if not self.config.status_dir:
+            return
+        import json
+
+        folder = Path(self.config.status_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".worker-{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"state": state, "failure": self.failure, "pid": os.getpid()}))
+        os.replace(tmp, folder / f"worker-{os.getpid()}.json")
 
     def _load(self) -> None:
         try:

@@ -49,6 +49,41 @@ def _nodelay_protocol() -> type:
     return NoDelayHttpToolsProtocol
 
 
+INIT_FAILED = 3  # a worker's exit code when init() failed: deterministic, so not restarted
+
+
+def _draining_server_class() -> type:
+    import asyncio
+    import threading
+
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        """On SIGTERM with a drain period: stop accepting at once, answer requests on open
+        connections with ``Connection: close`` (clients reconnect to the new version), and shut
+        down gracefully when the period ends. Other signals, or no drain period: uvicorn's way."""
+
+        def __init__(self, config: Any, runtime: Any, drain_s: float) -> None:
+            super().__init__(config)
+            self.runtime, self.drain_s = runtime, drain_s
+            self._loop: Any = None
+
+        async def startup(self, sockets: Any = None) -> None:
+            self._loop = asyncio.get_running_loop()
+            await super().startup(sockets=sockets)
+            if self.started and self.runtime.ready:
+                self.runtime.write_status("ready")
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if sig != signal.SIGTERM or self.drain_s <= 0 or self.runtime.draining or self._loop is None:
+                return super().handle_exit(sig, frame)
+            self.runtime.draining = True
+            self._loop.call_soon_threadsafe(lambda: [s.close() for s in getattr(self, "servers", [])])
+            threading.Timer(self.drain_s, lambda: setattr(self, "should_exit", True)).start()
+
+    return DrainingServer
+
+
 def run_worker(config: ServerConfig, sock: socket.socket) -> None:
     """Serve on this process until SIGTERM/SIGINT (uvicorn drains in-flight requests)."""
     import uvicorn
@@ -57,6 +92,10 @@ def run_worker(config: ServerConfig, sock: socket.socket) -> None:
     from .runtime import Runtime, configure_logging
 
     configure_logging(config.log_level)
+    runtime = Runtime(config)
+    if config.listen_when_ready and not runtime.load():
+        runtime.write_status("failed")
+        sys.exit(INIT_FAILED)
     try:
         import uvloop  # noqa: F401
 
@@ -64,12 +103,12 @@ def run_worker(config: ServerConfig, sock: socket.socket) -> None:
     except ImportError:
         loop = "asyncio"
     uv = uvicorn.Config(
-        ScoringApp(Runtime(config)), loop=loop, http=_nodelay_protocol(), lifespan="on",
+        ScoringApp(runtime), loop=loop, http=_nodelay_protocol(), lifespan="on",
         access_log=False, log_level=config.log_level, server_header=False, date_header=False,
         ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key, timeout_keep_alive=30,
         backlog=2048, proxy_headers=False,  # no proxy in front by default; saves a middleware hop
     )
-    uvicorn.Server(uv).run(sockets=[sock])
+    _draining_server_class()(uv, runtime, config.drain_s).run(sockets=[sock])
 
 
 def _worker_main(config: ServerConfig, sock: socket.socket) -> None:
@@ -106,6 +145,10 @@ class Supervisor:
             for i, proc in enumerate(self.procs):
                 if proc.is_alive() or self.stopping:
                     continue
+                if proc.exitcode == INIT_FAILED:
+                    log.error("worker pid %s: init() failed; stopping", proc.pid)
+                    self._stop()
+                    return INIT_FAILED
                 now = time.monotonic()
                 restarts = [t for t in restarts if now - t < 60] + [now]
                 if len(restarts) > 5 * n:
@@ -122,6 +165,7 @@ class Supervisor:
 
     def _stop(self, *_: Any) -> None:
         self.stopping = True
+        self.sock.close()  # our copy: once the workers close theirs, the port is free
         for proc in self.procs:
             if proc.is_alive():
                 os.kill(proc.pid, signal.SIGTERM)

@@ -1,0 +1,1 @@
+"""Deployments: one small target interface, a module per target, found like plugins."""

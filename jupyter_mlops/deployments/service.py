@@ -1,0 +1,249 @@
+"""Deploy, find, update, secure and remove deployments; targets do the target-specific part."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+
+from .. import client
+from ..errors import ConflictError, DeploymentError, NotFoundError, UsageError
+from ..images.records import Image
+from ..images.registry import ImageRegistry
+from ..local_server import free_port
+from ..names import parse_filters, parse_pairs, parse_ref, validate_name
+from ..store import kv
+from ..store.schema import deployment_events, deployments, image_models, images, models
+from ..workspace import Workspace
+from . import keys as keyring
+from .records import Deployment, DeploymentList, Event
+from .targets import get_target
+from .targets.base import DeployConfig, DeployContext
+
+KIND = "deployment"
+LOCAL_TARGETS = ("process", "docker")
+
+
+class DeploymentService:
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+        self.images = ImageRegistry(workspace)
+
+    def home(self, name: str) -> Path:
+        return self.ws.state_dir / "deployments" / name
+
+    # --- create ---------------------------------------------------------------------------------
+    def deploy(self, name: str, image: Image | str, target: str | None = None, tags: Any = None,
+               **settings: Any) -> Deployment:
+        validate_name(name, "deployment")
+        target_name = target or self.ws.default_target
+        tgt = get_target(target_name)
+        img = self._image(image)
+        tags = parse_pairs(tags, "tag")
+        config = DeployConfig(**settings)
+        if config.tls_cert and not Path(config.tls_cert).is_file():
+            raise UsageError(f"TLS certificate {config.tls_cert!r} does not exist.")
+        if config.tls_cert and config.tls_key and not Path(config.tls_key).is_file():
+            raise UsageError(f"TLS key file {config.tls_key!r} does not exist.")
+        if config.port is None and target_name in LOCAL_TARGETS:
+            config.port = free_port(config.host)
+        self._reserve(name, img, target_name, config, tags)
+        home = self.home(name)
+        if config.auth:
+            keyring.create(home / "secrets")
+        ctx = DeployContext(name, img, config, self.ws, home)
+        try:
+            handle = tgt.create(ctx)
+        except Exception as exc:
+            self._set(name, state="failed")
+            self._event(name, "create-failed", _reason(exc))
+            raise
+        self._set(name, state="healthy", handle=handle, scoring_uri=tgt.scoring_uri(ctx))
+        self._event(name, "created", f"serving image {img.ref} on {target_name}")
+        return self.get(name, refresh=False)
+
+    def _reserve(self, name: str, img: Image, target: str, config: DeployConfig, tags: dict[str, str]) -> None:
+        now = time.time()
+        with self.ws.metadata.begin() as conn:
+            row = conn.execute(select(deployments).where(deployments.c.name == name)).first()
+            if row is not None and row.state != "failed":
+                raise ConflictError(f"Deployment {name!r} already exists; update it (update_deployment) or undeploy it first.")
+            if row is not None:  # a failed attempt: replace it
+                self._drop(conn, row.id)
+            dep_id = conn.execute(deployments.insert().values(
+                name=name, image_id=img.id, target=target, config=dataclasses.asdict(config), state="transitioning",
+                created_at=now, updated_at=now,
+            )).inserted_primary_key[0]
+            kv.insert(conn, KIND, dep_id, tags)
+            conn.execute(deployment_events.insert().values(deployment_id=dep_id, time=now, kind="creating",
+                                                           message=f"image {img.ref}, target {target}"))
+
+    # --- read -----------------------------------------------------------------------------------
+    def get(self, name: str, refresh: bool = True) -> Deployment:
+        with self.ws.metadata.read() as conn:
+            row = self._row(conn, name)
+        if refresh and row.state != "transitioning" and row.handle:
+            state = get_target(row.target).status(self._context(row), row.handle)
+            if state != row.state:
+                self._set(name, state=state)
+                self._event(name, "state", f"{row.state} -> {state}")
+        with self.ws.metadata.read() as conn:
+            return self._load(conn, [self._row(conn, name)])[0]
+
+    def list(self, model: str | None = None, image: str | None = None, tags: Any = None) -> DeploymentList:
+        conditions = kv.filter_clause(KIND, deployments.c.id, parse_filters(tags, "tag"))
+        if model is not None:
+            ref = parse_ref(model)
+            sub = (select(image_models.c.image_id).join(models, models.c.id == image_models.c.model_id)
+                   .where(models.c.name == ref.name))
+            if ref.version is not None:
+                sub = sub.where(models.c.version == ref.version)
+            conditions.append(deployments.c.image_id.in_(sub))
+        if image is not None:
+            ref = parse_ref(image, "image")
+            sub = select(images.c.id).where(images.c.name == ref.name)
+            if ref.version is not None:
+                sub = sub.where(images.c.version == ref.version)
+            conditions.append(deployments.c.image_id.in_(sub))
+        query = select(deployments.c.name).order_by(deployments.c.name)
+        for cond in conditions:
+            query = query.where(cond)
+        with self.ws.metadata.read() as conn:
+            names = conn.execute(query).scalars().all()
+        return DeploymentList(self.get(n) for n in names)
+
+    # --- update ---------------------------------------------------------------------------------
+    def update(self, name: str, image: Image | str, ready_timeout_s: float | None = None) -> Deployment:
+        """Start the new image beside the old; switch when it is ready; else keep the old serving."""
+        img = self._image(image)
+        with self.ws.metadata.read() as conn:
+            row = self._row(conn, name)
+        if row.state == "transitioning":
+            raise ConflictError(f"Deployment {name!r} is already changing; wait for it to finish.")
+        ctx = self._context(row, img)
+        if ready_timeout_s is not None:
+            ctx.config.ready_timeout_s = ready_timeout_s
+        tgt = get_target(row.target)
+        self._set(name, state="transitioning")
+        self._event(name, "updating", f"{self._image_ref(row.image_id)} -> {img.ref}")
+        try:
+            handle = tgt.update(ctx, row.handle)
+        except Exception as exc:
+            self._set(name, state=tgt.status(self._context(row), row.handle))
+            self._event(name, "update-failed", f"{img.ref} never got ready; still serving {self._image_ref(row.image_id)}. {_reason(exc)}")
+            raise
+        if hasattr(tgt, "cleanup"):
+            tgt.cleanup(row.handle)
+        self._set(name, state="healthy", handle=handle, image_id=img.id, scoring_uri=tgt.scoring_uri(ctx))
+        self._event(name, "updated", f"now serving image {img.ref}")
+        return self.get(name, refresh=False)
+
+    # --- delete ---------------------------------------------------------------------------------
+    def undeploy(self, name: str) -> None:
+        with self.ws.metadata.read() as conn:
+            row = self._row(conn, name)
+        tgt = get_target(row.target)
+        if row.handle:
+            tgt.delete(row.handle)
+        with self.ws.metadata.begin() as conn:
+            self._drop(conn, row.id)
+        shutil.rmtree(self.home(name), ignore_errors=True)
+
+    # --- keys, scoring, logs ----------------------------------------------------------------------
+    def get_keys(self, name: str) -> dict[str, str]:
+        with self.ws.metadata.read() as conn:
+            row = self._row(conn, name)
+        if not row.config.get("auth", True):
+            raise UsageError(f"Deployment {name!r} has auth off: it has no keys.")
+        return keyring.read(self.home(name) / "secrets")
+
+    def regen_key(self, name: str, slot: str) -> dict[str, str]:
+        self.get_keys(name)
+        keys = keyring.regenerate(self.home(name) / "secrets", slot)
+        with self.ws.metadata.read() as conn:
+            row = self._row(conn, name)
+        if row.handle:
+            get_target(row.target).keys_changed(self._context(row), row.handle)
+        self._event(name, "key-regenerated", f"{slot} key regenerated")
+        return keys
+
+    def score(self, name: str, data: Any, timeout: float = 30.0) -> Any:
+        dep = self.get(name, refresh=False)
+        if not dep.scoring_uri:
+            raise DeploymentError(f"Deployment {name!r} ({dep.target}) has no scoring URI here.")
+        key = keyring.read(self.home(name) / "secrets").get("primary") if dep.auth else None
+        cafile = dep.config.get("tls_ca") or dep.config.get("tls_cert")
+        return client.score(dep.scoring_uri, data, key, cafile, timeout)
+
+    def logs(self, name: str, lines: int = 50) -> str:
+        with self.ws.metadata.read() as conn:
+            row = self._row(conn, name)
+        return get_target(row.target).logs(row.handle, lines) if row.handle else ""
+
+    # --- helpers --------------------------------------------------------------------------------
+    def _image(self, image: Image | str) -> Image:
+        if isinstance(image, Image):
+            return image
+        ref = parse_ref(image, "image")
+        return self.images.get(ref.name, ref.version)
+
+    def _image_ref(self, image_id: int) -> str:
+        with self.ws.metadata.read() as conn:
+            r = conn.execute(select(images.c.name, images.c.version).where(images.c.id == image_id)).one()
+        return f"{r.name}:{r.version}"
+
+    def _context(self, row: Any, image: Image | None = None) -> DeployContext:
+        img = image or self.images.get(*self._image_ref(row.image_id).split(":"))
+        config = DeployConfig(**row.config)
+        return DeployContext(row.name, img, config, self.ws, self.home(row.name))
+
+    def _row(self, conn: Connection, name: str) -> Any:
+        validate_name(name, "deployment")
+        row = conn.execute(select(deployments).where(deployments.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"Deployment {name!r} not found.")
+        return row
+
+    def _set(self, name: str, **values: Any) -> None:
+        values["updated_at"] = time.time()
+        with self.ws.metadata.begin() as conn:
+            conn.execute(deployments.update().where(deployments.c.name == name).values(**values))
+
+    def _event(self, name: str, kind: str, message: str) -> None:
+        with self.ws.metadata.begin() as conn:
+            dep_id = self._row(conn, name).id
+            conn.execute(deployment_events.insert().values(deployment_id=dep_id, time=time.time(), kind=kind,
+                                                           message=message))
+
+    @staticmethod
+    def _drop(conn: Connection, dep_id: int) -> None:
+        conn.execute(delete(deployment_events).where(deployment_events.c.deployment_id == dep_id))
+        kv.drop_all(conn, KIND, dep_id)
+        conn.execute(delete(deployments).where(deployments.c.id == dep_id))
+
+    def _load(self, conn: Connection, rows: list[Any]) -> list[Deployment]:
+        out = []
+        tag_map = kv.load(conn, KIND, [r.id for r in rows])
+        for r in rows:
+            img = conn.execute(select(images.c.name, images.c.version).where(images.c.id == r.image_id)).one()
+            refs = conn.execute(select(models.c.name, models.c.version).join(image_models, image_models.c.model_id == models.c.id)
+                                .where(image_models.c.image_id == r.image_id).order_by(models.c.name)).all()
+            events = conn.execute(select(deployment_events).where(deployment_events.c.deployment_id == r.id)
+                                  .order_by(deployment_events.c.id)).all()
+            out.append(Deployment(
+                name=r.name, image=f"{img.name}:{img.version}", target=r.target, state=r.state,
+                scoring_uri=r.scoring_uri, models=[f"{n}:{v}" for n, v in refs], auth=bool(r.config.get("auth", True)),
+                config=dict(r.config), tags=dict(tag_map.get(r.id, {})), created_at=r.created_at, updated_at=r.updated_at,
+                events=[Event(e.time, e.kind, e.message) for e in events], _service=self,
+            ))
+        return out
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    detail = getattr(exc, "detail", None)
+    return f"{text}\n{detail}" if detail else text

@@ -1,0 +1,114 @@
+"""The one small interface every deployment target implements."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...images.records import Image
+from ...registry.models import ModelRegistry
+from ...registry.records import Model
+from ...workspace import Workspace
+
+
+@dataclass
+class DeployConfig:
+    """What a deployment asks of its target (no secrets: keys live in ``secrets_dir``)."""
+
+    host: str = "127.0.0.1"
+    port: int | None = None
+    auth: bool = True
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None  # what clients (and score()) trust; the certificate itself by default
+    workers: int = 1
+    replicas: int = 1
+    cpu: str | None = None
+    memory: str | None = None
+    autoscale: dict[str, Any] | None = None  # {"min": 1, "max": 5, "target_cpu": 70}
+    drain_s: float = 2.0
+    ready_timeout_s: float = 120.0
+    dry_run: bool = False
+    output_dir: str | None = None
+    namespace: str = "default"
+    registry: str | None = None  # image registry prefix for clusters and devices
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+
+@dataclass
+class DeployContext:
+    name: str
+    image: Image
+    config: DeployConfig
+    workspace: Workspace
+    home: Path  # this deployment's folder on this machine
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.config.scheme}://{self.config.host}:{self.config.port}"
+
+    def models(self) -> list[Model]:
+        reg = ModelRegistry(self.workspace)
+        return [reg.get(*ref.split(":")) for ref in self.image.models]
+
+    def script_file(self, dest_dir: Path) -> Path | None:
+        """The image's scoring script, fetched from the artifact store by content."""
+        spec = self.image.spec
+        if not spec.get("script_sha256"):
+            return None
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        return self.workspace.artifacts.get_blob(spec["script_sha256"], dest_dir / spec["script"])
+
+    def new_version_dir(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"v{self.image.version}-", dir=self.home))
+
+
+class Target(ABC):
+    """create / update / delete / status / logs; keys and scoring go through the service."""
+
+    name: str
+
+    @abstractmethod
+    def create(self, ctx: DeployContext) -> dict[str, Any]:
+        """Start serving; return the handle that finds it again. Raise DeploymentError on failure."""
+
+    def update(self, ctx: DeployContext, old: dict[str, Any]) -> dict[str, Any]:
+        """Safe update: start the new version, wait until ready, switch, stop the old. If the new one
+        never gets ready, stop it, leave the old serving, and raise DeploymentError saying why."""
+        new = self.create(ctx)
+        self.delete(old)
+        return new
+
+    @abstractmethod
+    def delete(self, handle: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def status(self, ctx: DeployContext, handle: dict[str, Any]) -> str:
+        """healthy, unhealthy, failed or transitioning."""
+
+    @abstractmethod
+    def logs(self, handle: dict[str, Any], lines: int = 50) -> str: ...
+
+    def scoring_uri(self, ctx: DeployContext) -> str | None:
+        return f"{ctx.base_url}/score"
+
+    def keys_changed(self, ctx: DeployContext, handle: dict[str, Any]) -> None:
+        """Keys were regenerated. Local targets watch the keys file: nothing to do."""
+
+
+def remove_tree(path: str | Path | None) -> None:
+    if path:
+        shutil.rmtree(path, ignore_errors=True)

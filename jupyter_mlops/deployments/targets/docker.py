@@ -1,0 +1,124 @@
+"""``docker``: a container on this host, its metadata also in container labels.
+
+Containers use the host's network and bind the deployment's port themselves with SO_REUSEPORT, so an
+update runs old and new side by side on one scoring URI, exactly as the process target does.
+Keys, TLS files and readiness status are mounted folders: a regenerated key needs no rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ...errors import DeploymentError
+from ...images.builder import docker_client
+from ...images.context import APP_ROOT
+from .base import DeployContext, Target, remove_tree
+from .readiness import wait_ready
+
+SECRETS, TLS, STATUS = f"{APP_ROOT}/secrets", f"{APP_ROOT}/tls", f"{APP_ROOT}/status"
+
+
+class DockerTarget(Target):
+    name = "docker"
+
+    def create(self, ctx: DeployContext) -> dict[str, Any]:
+        cfg, image = ctx.config, ctx.image
+        if not image.docker_tag:
+            raise DeploymentError(f"Image {image.ref} has no Docker image (state {image.state!r}).")
+        vdir = ctx.new_version_dir()
+        (vdir / "status").mkdir(mode=0o777)
+        (vdir / "status").chmod(0o777)
+        settings: dict[str, Any] = {"host": cfg.host, "port": cfg.port, "workers": cfg.workers, "deployment": ctx.name,
+                                    "listen_when_ready": True, "status_dir": STATUS, "drain_s": cfg.drain_s,
+                                    "auth": cfg.auth}
+        volumes = {str(vdir / "status"): {"bind": STATUS, "mode": "rw"}}
+        if cfg.auth:
+            settings["keys_file"] = f"{SECRETS}/keys.json"
+            volumes[str(ctx.secrets_dir)] = {"bind": SECRETS, "mode": "ro"}
+        if cfg.tls_cert:
+            tls = vdir / "tls"
+            tls.mkdir(mode=0o700)
+            shutil.copyfile(cfg.tls_cert, tls / "cert.pem")
+            shutil.copyfile(cfg.tls_key or cfg.tls_cert, tls / "key.pem")
+            settings.update(tls_cert=f"{TLS}/cert.pem", tls_key=f"{TLS}/key.pem")
+            volumes[str(tls)] = {"bind": TLS, "mode": "ro"}
+        labels = {"org.jupyter-mlops.deployment": ctx.name, "org.jupyter-mlops.image": image.ref,
+                  "org.jupyter-mlops.models": ",".join(image.models), "org.jupyter-mlops.port": str(cfg.port)}
+        client = docker_client()
+        container = client.containers.run(
+            image.docker_tag, detach=True, network_mode="host", name=f"mlops-{ctx.name}-{vdir.name}".lower(),
+            environment={"MLOPS_SERVER_SETTINGS": json.dumps(settings)}, volumes=volumes, labels=labels,
+            **_limits(cfg.cpu, cfg.memory),
+        )
+        handle = {"container": container.id, "dir": str(vdir)}
+
+        def alive() -> bool:
+            container.reload()
+            return container.status in ("created", "running")
+
+        try:
+            wait_ready(vdir / "status", alive, lambda: self.logs(handle, 20), cfg.ready_timeout_s)
+        except Exception:
+            self.delete(handle)
+            raise
+        return handle
+
+    def delete(self, handle: dict[str, Any]) -> None:
+        import docker
+
+        try:
+            container = docker_client().containers.get(handle["container"])
+        except docker.errors.NotFound:
+            return
+        container.stop(timeout=30)  # SIGTERM: the server drains, then exits
+        container.remove(force=True)
+
+    def status(self, ctx: DeployContext, handle: dict[str, Any]) -> str:
+        import docker
+
+        try:
+            container = docker_client().containers.get(handle["container"])
+        except docker.errors.NotFound:
+            return "failed"
+        if container.status != "running":
+            return "failed"
+        health = container.attrs.get("State", {}).get("Health", {}).get("Status")
+        from ... import client
+
+        try:
+            status, _ = client.request(f"{ctx.base_url}/ready", cafile=ctx.config.tls_ca or ctx.config.tls_cert, timeout=3)
+        except OSError:
+            return "unhealthy"
+        return "healthy" if status == 200 and health != "unhealthy" else "unhealthy"
+
+    def logs(self, handle: dict[str, Any], lines: int = 50) -> str:
+        import docker
+
+        try:
+            container = docker_client().containers.get(handle["container"])
+        except docker.errors.NotFound:
+            return ""
+        return container.logs(tail=lines).decode("utf-8", "replace")
+
+    def cleanup(self, handle: dict[str, Any]) -> None:
+        remove_tree(handle.get("dir"))
+
+
+def _limits(cpu: str | None, memory: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if cpu:
+        out["nano_cpus"] = int(float(str(cpu).rstrip("m")) * (1e6 if str(cpu).endswith("m") else 1e9))
+    if memory:
+        out["mem_limit"] = _docker_memory(str(memory))
+    return out
+
+
+def _docker_memory(text: str) -> str:
+    units = {"Ki": "k", "Mi": "m", "Gi": "g"}
+    for k8s, docker_unit in units.items():
+        if text.endswith(k8s):
+            return text[: -len(k8s)] + docker_unit
+    return text

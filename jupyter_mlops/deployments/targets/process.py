@@ -1,0 +1,60 @@
+"""``process``: the server as a local subprocess. Needs no Docker; the embedded default target.
+
+Runs in this Python environment (the image's requirements must be installed here). Updates start
+the new version on the same port (SO_REUSEPORT) and stop the old only once the new is ready.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...appdir import write_app_dir
+from ...local_server import log_tail, pid_alive, start_process, stop_process
+from .base import DeployContext, Target, remove_tree
+from .readiness import wait_ready
+
+
+class ProcessTarget(Target):
+    name = "process"
+
+    def create(self, ctx: DeployContext) -> dict[str, Any]:
+        cfg = ctx.config
+        vdir = ctx.new_version_dir()
+        script = ctx.script_file(vdir / "script")
+        write_app_dir(
+            ctx.workspace, ctx.models(), vdir / "app", script, host=cfg.host, port=cfg.port, workers=cfg.workers,
+            auth=cfg.auth, keys_file=str(ctx.secrets_dir / "keys.json") if cfg.auth else None,
+            tls_cert=cfg.tls_cert, tls_key=cfg.tls_key, deployment=ctx.name, listen_when_ready=True,
+            status_dir=str(vdir / "status"), drain_s=cfg.drain_s,
+        )
+        log = vdir / "server.log"
+        proc = start_process(vdir / "app", log)
+        handle = {"pid": proc.pid, "dir": str(vdir), "log": str(log)}
+        try:
+            wait_ready(vdir / "status", lambda: pid_alive(proc.pid), lambda: log_tail(log), cfg.ready_timeout_s)
+        except Exception:
+            stop_process(proc.pid, timeout=5)
+            raise
+        return handle
+
+    def delete(self, handle: dict[str, Any]) -> None:
+        stop_process(handle["pid"])
+
+    def status(self, ctx: DeployContext, handle: dict[str, Any]) -> str:
+        if not pid_alive(handle["pid"]):
+            return "failed"
+        from ... import client
+
+        try:
+            status, _ = client.request(f"{ctx.base_url}/ready", cafile=ctx.config.tls_ca or ctx.config.tls_cert, timeout=3)
+        except OSError:
+            return "unhealthy"
+        return "healthy" if status == 200 else "unhealthy"
+
+    def logs(self, handle: dict[str, Any], lines: int = 50) -> str:
+        from pathlib import Path
+
+        return log_tail(Path(handle["log"]), lines)
+
+    def cleanup(self, handle: dict[str, Any]) -> None:
+        remove_tree(handle.get("dir"))
