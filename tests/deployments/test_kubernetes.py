@@ -1,0 +1,68 @@
+"""Kubernetes manifests, rendered with --dry-run and validated offline against the Kubernetes schemas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+import jupyter_mlops as mlops
+from jupyter_mlops.images.records import Image
+from jupyter_mlops.workspace import Workspace
+
+from ..modelfactory import onnx_logreg
+
+K8S_VERSION = "1.30.0"
+
+
+@pytest.fixture
+def image(workspace: Workspace, tmp_path: Path) -> Image:
+    model = mlops.register_model(onnx_logreg(tmp_path / "lr.onnx"), "lr")
+    img = mlops.build_image("lr-svc", model, docker=False)
+    # A cluster runs what a registry holds: give the record the tag a real build would have.
+    from jupyter_mlops.store.schema import images
+
+    with workspace.metadata.begin() as conn:
+        conn.execute(images.update().where(images.c.id == img.id).values(docker_tag="jupyter-mlops/lr-svc:1"))
+    return mlops.get_image("lr-svc:1")
+
+
+def test_dry_run_manifests_validate_against_kubernetes_schemas(image: Image, tmp_path: Path) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    ca.issue_cert("churn.example.com").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "tls.pem"))
+    dep = mlops.deploy("Churn_Scorer", image, target="kubernetes", dry_run=True, output_dir=str(tmp_path / "out"),
+                       replicas=2, cpu="500m", memory="512Mi", autoscale={"min": 2, "max": 6, "target_cpu": 60},
+                       tls_cert=str(tmp_path / "tls.pem"), tls_key=str(tmp_path / "tls.pem"), registry="registry.example.com/ml")
+    docs = list(yaml.safe_load_all((tmp_path / "out" / "churn-scorer.yaml").read_text()))
+    assert sorted(d["kind"] for d in docs) == ["Deployment", "HorizontalPodAutoscaler", "Ingress", "Secret", "Secret", "Service"]
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry.example.com/ml/jupyter-mlops/lr-svc:1"
+    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    hpa = next(d for d in docs if d["kind"] == "HorizontalPodAutoscaler")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
+    keys = next(d for d in docs if d["kind"] == "Secret" and d["type"] == "Opaque")
+    assert keys["stringData"] == mlops.get_keys("Churn_Scorer")
+    assert dep.state == "healthy" and dep.scoring_uri == "http://churn-scorer.default.svc.cluster.local/score"
+
+
+def test_a_bad_manifest_would_be_caught_by_the_validator(image: Image, tmp_path: Path) -> None:
+    mlops.deploy("svc", image, target="kubernetes", dry_run=True, output_dir=str(tmp_path))
+    doc = next(d for d in yaml.safe_load_all((tmp_path / "svc.yaml").read_text()) if d["kind"] == "Deployment")
+    doc["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_apply_without_a_cluster_is_a_one_line_error(image: Image, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    with pytest.raises(mlops.DeploymentError, match="^Cannot reach a Kubernetes cluster: "):
+        mlops.deploy("svc", image, target="kubernetes")
+    assert mlops.get_deployment("svc").state == "failed"
