@@ -168,6 +168,103 @@ def _images_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_images_delete)
 
 
+# --- deployments -------------------------------------------------------------------------------
+def cmd_deploy(args: argparse.Namespace) -> Any:
+    from .magics import parse_autoscale
+
+    return api.deploy(
+        args.name, args.image, args.target, args.port, not args.no_auth, args.tls_cert, args.tls_key, args.replicas,
+        args.cpu, args.memory, parse_autoscale(args.autoscale), args.tag, dry_run=args.dry_run,
+        output_dir=args.output_dir, namespace=args.namespace, registry=args.registry, workspace=args.workspace,
+    )
+
+
+def cmd_deployments_list(args: argparse.Namespace) -> Any:
+    return api.list_deployments(args.model, args.image, args.tag, workspace=args.workspace)
+
+
+def cmd_deployments_show(args: argparse.Namespace) -> Any:
+    dep = api.get_deployment(args.name, workspace=args.workspace)
+    if not args.json:
+        for event in dep.events[-10:]:
+            print(repr(event))
+        print(dep.logs(args.lines))
+    return dep
+
+
+def cmd_deployments_update(args: argparse.Namespace) -> Any:
+    return api.update_deployment(args.name, args.image, workspace=args.workspace)
+
+
+def cmd_deployments_delete(args: argparse.Namespace) -> Any:
+    api.undeploy(args.name, workspace=args.workspace)
+    return {"deleted": args.name}
+
+
+def cmd_deployments_keys(args: argparse.Namespace) -> Any:
+    return api.get_keys(args.name, workspace=args.workspace)
+
+
+def cmd_deployments_regen_key(args: argparse.Namespace) -> Any:
+    api.regen_key(args.name, args.key, workspace=args.workspace)
+    return {"regenerated": args.key}
+
+
+def cmd_deployments_score(args: argparse.Namespace) -> Any:
+    data = json.loads(sys.stdin.read() if args.data == "-" else args.data)
+    return api.get_deployment(args.name, workspace=args.workspace).score(data)
+
+
+def _deploy_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("deploy", parents=[common], help="deploy an image as a scoring service")
+    p.add_argument("name")
+    p.add_argument("--image", "-i", required=True, metavar="IMAGE[:VERSION]")
+    p.add_argument("--target", "-T")
+    p.add_argument("--port", type=int)
+    p.add_argument("--no-auth", action="store_true")
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
+    p.add_argument("--replicas", type=int, default=1)
+    p.add_argument("--cpu")
+    p.add_argument("--memory")
+    p.add_argument("--autoscale", metavar="MIN:MAX[:CPU%]")
+    p.add_argument("--dry-run", action="store_true", help="kubernetes: write the manifests only")
+    p.add_argument("--output-dir")
+    p.add_argument("--namespace", default="default")
+    p.add_argument("--registry", help="image registry prefix (kubernetes)")
+    p.add_argument("--tag", "-t", action="append", default=[], metavar="K=V")
+    p.set_defaults(handler=cmd_deploy)
+    deps = sub.add_parser("deployments", help="find, update, secure, remove deployments").add_subparsers(
+        dest="action", required=True)
+    p = deps.add_parser("list", parents=[common])
+    p.add_argument("--model", "-m")
+    p.add_argument("--image", "-i")
+    p.add_argument("--tag", "-t", action="append", default=[], metavar="FILTER")
+    p.set_defaults(handler=cmd_deployments_list)
+    p = deps.add_parser("show", parents=[common], help="state, URIs, events, log tail")
+    p.add_argument("name")
+    p.add_argument("--lines", type=int, default=20)
+    p.set_defaults(handler=cmd_deployments_show)
+    p = deps.add_parser("update", parents=[common], help="move to another image, safely")
+    p.add_argument("name")
+    p.add_argument("--image", "-i", required=True)
+    p.set_defaults(handler=cmd_deployments_update)
+    p = deps.add_parser("delete", parents=[common])
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_deployments_delete)
+    p = deps.add_parser("keys", parents=[common], help="print the keys")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_deployments_keys)
+    p = deps.add_parser("regen-key", parents=[common])
+    p.add_argument("name")
+    p.add_argument("key", choices=["primary", "secondary"])
+    p.set_defaults(handler=cmd_deployments_regen_key)
+    p = deps.add_parser("score", parents=[common], help="score JSON data (or - for stdin)")
+    p.add_argument("name")
+    p.add_argument("data")
+    p.set_defaults(handler=cmd_deployments_score)
+
+
 # --- serve -------------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> Any:
     import hashlib
@@ -207,7 +304,7 @@ def _serve_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_serve)
 
 
-PARSER_BUILDERS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_models_parser, _images_parser, _serve_parser]
+PARSER_BUILDERS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_models_parser, _images_parser, _deploy_parser, _serve_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

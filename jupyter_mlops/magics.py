@@ -7,6 +7,7 @@ traceback, and a papermill run still fails. ``-o/--out NAME`` binds the result i
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -185,6 +186,90 @@ class MlopsMagics(Magics, Configurable):
 
     @line_magic
     @magic_arguments()
+    @argument("name", help="deployment name")
+    @argument("--image", "-i", required=True, metavar="IMAGE[:VERSION]", help="image to deploy")
+    @argument("--target", "-T", help="process, docker, kubernetes, edge (default: the workspace's)")
+    @argument("--port", type=int, help="port (default: a free one)")
+    @argument("--no-auth", action="store_true", help="no keys: anyone who reaches the port may score")
+    @argument("--tls-cert", help="certificate file (PEM)")
+    @argument("--tls-key", help="private key file (PEM)")
+    @argument("--replicas", type=int, default=1, help="replicas (kubernetes)")
+    @argument("--cpu", help="CPU limit, e.g. 500m")
+    @argument("--memory", help="memory limit, e.g. 512Mi")
+    @argument("--autoscale", metavar="MIN:MAX[:CPU%]", help="horizontal autoscaling (kubernetes)")
+    @argument("--dry-run", action="store_true", help="kubernetes: write the manifests only")
+    @argument("--output-dir", help="where manifests or the edge bundle go")
+    @argument("--tag", "-t", action="append", default=[], metavar="K=V", help="tag (repeatable)")
+    @out_arg
+    @_adapter
+    def deploy(self, args: Any) -> Any:
+        """Deploy an image as an HTTP scoring service."""
+        return api.deploy(
+            args.name, args.image, args.target, args.port, not args.no_auth, _unquote(args.tls_cert),
+            _unquote(args.tls_key), args.replicas, args.cpu, args.memory, parse_autoscale(args.autoscale), args.tag,
+            dry_run=args.dry_run, output_dir=_unquote(args.output_dir), workspace=self._ws,
+        )
+
+    @line_magic
+    @magic_arguments()
+    @argument("--model", "-m", help="only deployments whose image contains this model")
+    @argument("--image", "-i", help="only deployments of this image (NAME or NAME:VERSION)")
+    @argument("--tag", "-t", action="append", default=[], metavar="FILTER", help="key or key=value (repeatable)")
+    @out_arg
+    @_adapter
+    def deployments(self, args: Any) -> Any:
+        """List deployments, their state refreshed."""
+        return api.list_deployments(args.model, args.image, args.tag, workspace=self._ws)
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", help="deployment name")
+    @argument("--lines", type=int, default=20, help="log lines to show")
+    @out_arg
+    @_adapter
+    def deployment(self, args: Any) -> Any:
+        """State, scoring URI, swagger URI, recent events and the log tail of a deployment."""
+        dep = api.get_deployment(args.name, workspace=self._ws)
+        print(f"{dep.name}: {dep.state} on {dep.target}, image {dep.image}")
+        print(f"scoring URI: {dep.scoring_uri}\nswagger URI: {dep.swagger_uri}")
+        for event in dep.events[-5:]:
+            print(f"  {event!r}")
+        tail = dep.logs(args.lines)
+        if tail:
+            print("log tail:\n" + tail)
+        return dep
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", help="deployment name")
+    @_adapter
+    def undeploy(self, args: Any) -> Any:
+        """Stop and remove a deployment."""
+        api.undeploy(args.name, workspace=self._ws)
+        print(f"Removed deployment {args.name}.")
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", help="deployment name")
+    @argument("data", nargs="+", help="JSON, or the name of a variable holding the data")
+    @out_arg
+    @_adapter
+    def score(self, args: Any) -> Any:
+        """Score data with a deployment: ``%score NAME [[1, 2, ...]]`` or ``%score NAME VAR``."""
+        text = _unquote(" ".join(args.data)) or ""
+        if text.isidentifier():
+            if text not in self.shell.user_ns:
+                raise UsageError(f"No variable named {text!r} in the notebook.")
+            data = self.shell.user_ns[text]
+        else:
+            try:
+                data = json.loads(text)
+            except ValueError as exc:
+                raise UsageError(f"Invalid JSON {text[:40]!r}: {exc}.") from None
+        return api.get_deployment(args.name, workspace=self._ws).score(data)
+
+    @line_magic
+    @magic_arguments()
     @argument("command", choices=["workspace"], help="workspace: show the workspace in use and why")
     @argument("--use", metavar="PATH", help="switch to this workspace folder or config file")
     @out_arg
@@ -194,6 +279,19 @@ class MlopsMagics(Magics, Configurable):
         if args.use:
             self.workspace = _unquote(args.use)
         return api.get_workspace(self._ws)
+
+
+def parse_autoscale(text: str | None) -> dict[str, int] | None:
+    """``MIN:MAX[:CPU%]`` -> ``{"min", "max", "target_cpu"}``."""
+    if not text:
+        return None
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        raise UsageError(f"Invalid autoscale {text!r}: write MIN:MAX or MIN:MAX:CPU_PERCENT, e.g. 1:5:70.")
+    out = {"min": int(parts[0]), "max": int(parts[1])}
+    if len(parts) == 3:
+        out["target_cpu"] = int(parts[2])
+    return out
 
 
 def _unquote(text: str | None) -> str | None:

@@ -56,3 +56,19 @@ def test_images_build_list_show_delete(workspace: Workspace, tmp_path: Path) -> 
     assert (refused.returncode, refused.stderr) == (1, "error: Model lr:1 is used by image svc:1; delete the image first.\n")
     cli("images", "delete", "svc:1")
     cli("models", "delete", "lr:1")
+
+
+def test_deploy_score_keys_and_delete_from_the_cli(workspace: Workspace, tmp_path: Path) -> None:
+    cli("models", "register", str(onnx_logreg(tmp_path / "lr.onnx")), "--name", "lr")
+    cli("images", "build", "svc", "--model", "lr", "--no-docker")
+    dep = json.loads(cli("deploy", "ci-svc", "--image", "svc:1", "--target", "process", "--json").stdout)
+    try:
+        assert dep["state"] == "healthy" and dep["scoring_uri"].endswith("/score")
+        scored = json.loads(cli("deployments", "score", "ci-svc", json.dumps([[0.1] * 20]), "--json").stdout)
+        assert set(scored) == {"label", "probabilities"}
+        keys = json.loads(cli("deployments", "keys", "ci-svc", "--json").stdout)
+        assert set(keys) == {"primary", "secondary"}
+        listed = json.loads(cli("deployments", "list", "--model", "lr", "--json").stdout)
+        assert [d["name"] for d in listed] == ["ci-svc"] and keys["primary"] not in json.dumps(listed)
+    finally:
+        cli("deployments", "delete", "ci-svc")

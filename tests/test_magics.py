@@ -22,6 +22,9 @@ def ip(workspace: Workspace) -> Iterator[InteractiveShell]:
     shell.run_line_magic("load_ext", "jupyter_mlops")
     yield shell
     shell.user_ns.clear()
+    for magics in shell.configurables:  # the shell is a singleton: undo %config between tests
+        if type(magics).__name__ == "MlopsMagics":
+            magics.workspace = None
 
 
 @pytest.fixture
@@ -125,3 +128,31 @@ def test_build_image_magic_and_images_listing(ip: InteractiveShell, model_file: 
     assert ip.run_line_magic("image", "lr-img").tags == {"team": "risk"}
     assert _usage_error(ip, "build_image", "x --model ghost:1") == "Model ghost:1 not found."
     assert _usage_error(ip, "delete_model", "lr:1") == "Model lr:1 is used by image lr-img:1; delete the image first."
+
+
+def test_deploy_deployments_score_undeploy_magics(ip: InteractiveShell, model_file: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    other = onnx_logreg(tmp_path / "other.onnx")
+    ip.run_line_magic("register_model", f"{model_file} --name lr")
+    ip.run_line_magic("register_model", f"{other} --name other")
+    ip.run_line_magic("build_image", "lr-img --model lr --no-docker")
+    ip.run_line_magic("build_image", "other-img --model other --no-docker")
+    dep = ip.run_line_magic("deploy", "lr-svc --image lr-img:1 --target process -o dep")
+    ip.run_line_magic("deploy", "other-svc --image other-img --target process --no-auth")
+    try:
+        assert ip.user_ns["dep"] is dep and dep.state == "healthy"
+        assert [d.name for d in ip.run_line_magic("deployments", "--model lr")] == ["lr-svc"]
+        assert [d.name for d in ip.run_line_magic("deployments", "--model other")] == ["other-svc"]
+        ip.user_ns["rows"] = [[0.5] * 20]
+        assert ip.run_line_magic("score", "lr-svc rows") == ip.run_line_magic("score", f"lr-svc {[[0.5] * 20]}")
+        ip.run_line_magic("deployment", "lr-svc")
+        out = capsys.readouterr().out
+        assert "lr-svc: healthy on process, image lr-img:1" in out and "scoring URI: http://127.0.0.1:" in out
+        assert mlops.get_keys("lr-svc")["primary"] not in out
+        assert _usage_error(ip, "score", "lr-svc nope") == "No variable named 'nope' in the notebook."
+        assert _usage_error(ip, "deploy", "x --image lr-img --autoscale 1") == (
+            "Invalid autoscale '1': write MIN:MAX or MIN:MAX:CPU_PERCENT, e.g. 1:5:70.")
+        assert _usage_error(ip, "deploy", "x --image lr-img --target moon").startswith("Unknown deployment target 'moon'")
+    finally:
+        ip.run_line_magic("undeploy", "lr-svc")
+        ip.run_line_magic("undeploy", "other-svc")

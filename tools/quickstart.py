@@ -15,14 +15,14 @@ import numpy as np
 import jupyter_mlops as mlops
 
 
-def train_onnx(path: Path, n_features: int = 20) -> Path:
+def train_onnx(path: Path, n_features: int = 20, seed: int = 0) -> Path:
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.linear_model import LogisticRegression
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     x = rng.normal(size=(500, n_features)).astype(np.float32)
-    y = (x[:, 0] - x[:, 1] > 0).astype(np.int64)
+    y = (x[:, seed] - x[:, seed + 1] > 0).astype(np.int64)
     clf = LogisticRegression(max_iter=200).fit(x, y)
     onx = to_onnx(clf, initial_types=[("input", FloatTensorType([None, n_features]))],
                   options={id(clf): {"zipmap": False}})
@@ -65,6 +65,18 @@ def main() -> int:
         return 0
     print(image)
     print("smoke test:", mlops.smoke_test_image(image, rows.tolist()))
+
+    step("deploy (docker target), score, update to a new model version")
+    v2 = mlops.register_model(train_onnx(work / "churn-v2.onnx", seed=1), "quickstart-churn", tags={"stage": "dev"})
+    image2 = mlops.build_image("quickstart-churn", v2, progress=False)
+    for old in mlops.list_deployments(image="quickstart-churn"):
+        mlops.undeploy(old.name)
+    dep = mlops.deploy("quickstart-churn", image, target="docker")
+    print(dep)
+    print("score:", dep.score(rows))
+    dep = mlops.update_deployment("quickstart-churn", image2)
+    print("updated:", dep.image, dep.state, dep.scoring_uri)
+    print("score:", dep.score(rows))
     return 0
 
 
