@@ -15,6 +15,8 @@ from .deployments.service import DeploymentService
 from .images.records import Image, ImageList
 from .images.registry import ImageRegistry
 from .local_server import LocalServer
+from .monitoring.dashboard import Dashboard
+from .monitoring.drift import summarize
 from .names import parse_ref
 from .registry.models import DEFAULT_PAGE, ModelRegistry
 from .registry.records import Model, ModelList
@@ -39,11 +41,51 @@ def register_model(
     description: str | None = None,
     framework: str | None = None,
     *,
+    baseline: Any = None,
     progress: bool | None = None,
     workspace: WorkspaceArg = None,
 ) -> Model:
-    """Register a file or folder as the next version of model ``name``."""
-    return _models(workspace).register(path, name, tags, properties, description, framework, progress)
+    """Register a file or folder as the next version of model ``name``.
+
+    ``baseline``: training data (DataFrame or array); its per-feature summary is stored with the
+    version, and drift of collected inputs is measured against it."""
+    reg = _models(workspace)
+    model = reg.register(path, name, tags, properties, description, framework, progress)
+    if baseline is not None:
+        reg.set_baseline(model.name, model.version, summarize(baseline))
+    return model
+
+
+def set_baseline(model: Model | str, data: Any, *, workspace: WorkspaceArg = None) -> dict[str, Any]:
+    """Store per-feature summary statistics of ``data`` (training data) with a model version."""
+    ref = (model.name, model.version) if isinstance(model, Model) else _split_ref(model)
+    baseline = summarize(data)
+    _models(workspace).set_baseline(ref[0], ref[1] or _models(workspace).get(ref[0]).version, baseline)
+    return baseline
+
+
+def _split_ref(text: str) -> tuple[str, int | None]:
+    ref = parse_ref(text)
+    return ref.name, ref.version
+
+
+def collected_data(deployment: str, start: Any = None, end: Any = None, model: str | None = None, *,
+                   collector: str = "request", workspace: WorkspaceArg = None) -> Any:
+    """What a deployment collected, as a DataFrame: one row per input row, one column per feature
+    (named from the model's baseline when it has one), outputs, status, latency and ids.
+    ``collector`` picks records a scoring script stored with ``Collector(name)``."""
+    from .monitoring.service import collected_data as read
+
+    return read(_ws(workspace), deployment, start, end, model, collector)
+
+
+def dashboard(deployment: str, since: str | None = "1h", *, threshold: float = 0.2,
+              workspace: WorkspaceArg = None) -> Dashboard:
+    """Plotly dashboard: requests per minute by status, latency p50/p95/p99, error rate,
+    predictions, and per-feature drift (PSI) against the baseline, with the threshold marked."""
+    from .monitoring.service import dashboard as build
+
+    return build(_ws(workspace), deployment, since, threshold)
 
 
 def get_model(name: str, version: int | str | None = None, *, workspace: WorkspaceArg = None) -> Model:
@@ -199,15 +241,20 @@ def deploy(
     namespace: str = "default",
     registry: str | None = None,
     ready_timeout: float = 120.0,
+    collect: bool = False,
+    sample_rate: float = 1.0,
     workspace: WorkspaceArg = None,
 ) -> Deployment:
     """Deploy an image as a scoring service on ``target`` (process, docker, kubernetes, edge, or a
     plugin; the workspace's default when omitted). Keys are generated when ``auth`` is on (see
-    :func:`get_keys`). Returns once it serves, with ``scoring_uri``, ``swagger_uri`` and ``score()``."""
+    :func:`get_keys`). ``collect=True`` records inputs, outputs and latency (a ``sample_rate``
+    share of requests) in the workspace's artifact store: see :func:`collected_data`, :func:`dashboard`.
+    Returns once it serves, with ``scoring_uri``, ``swagger_uri`` and ``score()``."""
     return _deployments(workspace).deploy(
         name, image, target, tags, port=port, auth=auth, tls_cert=tls_cert, tls_key=tls_key, tls_ca=tls_ca,
         replicas=replicas, cpu=cpu, memory=memory, autoscale=autoscale, workers=workers, host=host,
         dry_run=dry_run, output_dir=output_dir, namespace=namespace, registry=registry, ready_timeout_s=ready_timeout,
+        collect=collect, sample_rate=sample_rate,
     )
 
 

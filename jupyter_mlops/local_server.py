@@ -34,9 +34,10 @@ def log_tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def start_process(app_dir: Path, log_path: Path, keys: list[str] | None = None) -> subprocess.Popen[bytes]:
+def start_process(app_dir: Path, log_path: Path, keys: list[str] | None = None,
+                  env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start ``python -m jupyter_mlops.serving`` on an app folder, in its own session, keys in env."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     env.pop(KEYS_ENV, None)
     if keys:
         env[KEYS_ENV] = ",".join(keys)

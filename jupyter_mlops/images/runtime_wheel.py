@@ -1,7 +1,7 @@
 """Build the serving runtime as a wheel from the installed package, without the notebook side.
 
-The wheel holds ``jupyter_mlops/__init__.py`` (lazy, imports nothing), ``_version.py`` and
-``serving/``; its dependencies are the server's alone. Files are written in a fixed order with a
+The wheel holds ``jupyter_mlops/__init__.py`` (lazy, imports nothing), ``_version.py``, ``serving/``
+and the artifact stores the collector writes to; its dependencies are the server's alone. Files are written in a fixed order with a
 fixed timestamp, so the same source gives a byte-identical wheel and Docker reuses the layer.
 """
 
@@ -17,13 +17,16 @@ import jupyter_mlops
 from .._version import __version__
 
 DIST = "jupyter_mlops_runtime"
-RUNTIME_REQUIREMENTS = ["numpy", "orjson", "uvicorn", "uvloop", "httptools", "prometheus-client"]
+RUNTIME_REQUIREMENTS = ["numpy", "orjson", "uvicorn", "uvloop", "httptools", "prometheus-client", "azure-storage-blob"]
+# Beside serving/: the artifact stores the collector writes to, and what they import.
+SHARED = ["__init__.py", "_version.py", "errors.py", "store/__init__.py", "store/artifacts.py",
+          "store/azure_blob.py", "store/progress.py", "store/urls.py"]
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def _files() -> list[tuple[str, bytes]]:
     pkg = Path(jupyter_mlops.__file__).parent
-    names = ["__init__.py", "_version.py"] + sorted(
+    names = SHARED + sorted(
         p.relative_to(pkg).as_posix() for p in (pkg / "serving").rglob("*.py")
     )
     return [(f"jupyter_mlops/{n}", (pkg / n).read_bytes()) for n in names]

@@ -109,6 +109,10 @@ class ModelRegistry:
             row = self._find(conn, name, version)
             conn.execute(models.update().where(models.c.id == row.id).values(baseline=baseline))
 
+    def baseline(self, name: str, version: int | str) -> dict[str, Any] | None:
+        with self.ws.metadata.read() as conn:
+            return self._find(conn, name, version).baseline
+
     def delete(self, name: str, version: int | str) -> None:
         """Delete one version; refused while an image uses it. Numbers are never reused."""
         with self.ws.metadata.begin() as conn:

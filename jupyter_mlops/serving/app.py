@@ -47,6 +47,9 @@ V2_MODEL: dict[str, tuple[str, dict[str, Handler], bool]] = {
 }
 
 
+COLLECTED = frozenset({"score", "v2_infer", "invocations"})
+
+
 def _route(path: str) -> tuple[tuple[str, dict[str, Handler], bool] | None, dict[str, str]]:
     found = STATIC.get(path)
     if found is not None or not path.startswith("/v2/models/"):
@@ -85,12 +88,15 @@ class ScoringApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.rt.start_collecting()
                 self.rt.start_loading()
                 self._publisher = asyncio.get_running_loop().create_task(self.rt.metrics.publish_forever())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for batcher in self.rt.batchers.values():
                     await batcher.close()
+                if self.rt.collector is not None:
+                    await asyncio.to_thread(self.rt.collector.close)  # flush what is spooled
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -120,9 +126,19 @@ class ScoringApp:
         elapsed = time.perf_counter() - start
         if rt.draining:  # a newer version has the port: let the client reconnect to it
             response.headers["connection"] = "close"
+        if rt.collector is not None and label in COLLECTED and rt.collector.sampled():
+            self._collect(req, label, response, elapsed)  # spooled before the client hears back
         await self._send(send, req, response, elapsed)
         rt.metrics.in_flight -= 1
         rt.metrics.observe(label, response.status, elapsed)
+
+    def _collect(self, req: Request, label: str, response: Response, elapsed: float) -> None:
+        model, version = req.model or self.rt.default_model
+        fields = {"time": time.time(), "deployment": self.rt.collector.deployment, "model": model,  # type: ignore[union-attr]
+                  "model_version": version, "collector": "request", "route": label, "status": response.status,
+                  "latency_ms": round(elapsed * 1000, 3), "request_id": req.request_id,
+                  "correlation_id": req.headers.get("x-ms-client-request-id")}
+        self.rt.collector.record(fields, req._body or b"", response.body)  # type: ignore[union-attr]
 
     @staticmethod
     async def _send(send: Any, req: Request, response: Response, elapsed: float) -> None:

@@ -30,7 +30,7 @@ async def score(rt: Runtime, req: Request) -> Response:
         except UnicodeDecodeError:
             raise BadInput("The request body is not valid UTF-8.") from None
         try:
-            result = await rt.run_script(text, req.headers)
+            result = await rt.run_script(text, req)
         except HTTPError:
             raise
         except Exception as exc:  # noqa: BLE001 - the script's failure is the client's 500
@@ -43,6 +43,7 @@ async def score(rt: Runtime, req: Request) -> Response:
     if not isinstance(payload, dict) or "data" not in payload:
         raise BadInput('The body needs a "data" field: {"data": [[...], ...]}.')
     scorer = rt.only_model()
+    req.model = (scorer.name, scorer.version)
     outputs = await rt.predict(scorer, inputs_from_data(payload["data"], scorer.inputs))
     if len(outputs) == 1:
         return Response.json(next(iter(outputs.values())))

@@ -38,6 +38,13 @@ class ServerConfig:
     log_level: str = "info"
     # Deployments: load before listening (a new version on a shared port takes no traffic until it
     # can answer), report readiness as files in status_dir, and on SIGTERM drain for drain_s seconds.
+    # Inference data collection (see collector.py): to collect_store (an artifact store URL).
+    collect: bool = False
+    collect_sample_rate: float = 1.0
+    collect_store: str | None = None
+    collect_spool_dir: str | None = None
+    collect_max_spool_bytes: int = 256 * 1024 * 1024
+    collect_flush_s: float = 1.0
     listen_when_ready: bool = False
     status_dir: str | None = None
     drain_s: float = 0.0

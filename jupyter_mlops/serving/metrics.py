@@ -33,6 +33,7 @@ class Metrics:
         self.latency: dict[str, list[float]] = {}  # route -> per-bucket counts, +Inf count, sum
         self.batches: dict[str, list[float]] = {}  # model -> likewise
         self.in_flight = 0
+        self.collector: Any = None  # a DataCollector when this worker collects
 
     # --- hot path -------------------------------------------------------------------------
     def observe(self, route: str, status: int, seconds: float) -> None:
@@ -46,7 +47,8 @@ class Metrics:
     # --- sharing between workers ------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         return {"time": time.time(), "requests": {f"{r}\t{s}": n for (r, s), n in self.requests.items()}, "latency": {k: list(v) for k, v in self.latency.items()},
-                "batches": {k: list(v) for k, v in self.batches.items()}, "in_flight": self.in_flight}
+                "batches": {k: list(v) for k, v in self.batches.items()}, "in_flight": self.in_flight,
+                "collect": _collect_counts(self.collector)}
 
     def publish(self) -> None:
         if self.dir is None:
@@ -83,6 +85,13 @@ class Metrics:
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
+def _collect_counts(collector: Any) -> dict[str, float]:
+    if collector is None:
+        return {}
+    return {"records": collector.collected, "dropped": collector.dropped, "uploaded": collector.uploaded,
+            "spool_bytes": collector.spool_bytes}
+
+
 def _observe(hists: dict[str, list[float]], key: str, bounds: tuple[float, ...], value: float) -> None:
     h = hists.get(key)
     if h is None:
@@ -113,6 +122,13 @@ class _Collector:
         now = time.time()
         live = sum(s["in_flight"] for s in self.snapshots if now - s["time"] < STALE_S)
         yield GaugeMetricFamily("mlops_requests_in_flight", "Requests being served.", value=live)
+        collect = [s.get("collect") or {} for s in self.snapshots]
+        if any(collect):
+            total = lambda k: sum(c.get(k, 0) for c in collect)  # noqa: E731
+            yield CounterMetricFamily("mlops_collect_records", "Records collected (spooled).", value=total("records"))
+            yield CounterMetricFamily("mlops_collect_uploaded", "Records written to the store.", value=total("uploaded"))
+            yield CounterMetricFamily("mlops_collect_dropped", "Records dropped: spool over its bound.", value=total("dropped"))
+            yield GaugeMetricFamily("mlops_collect_spool_bytes", "Bytes waiting in the spool.", value=total("spool_bytes"))
 
 
 def _histogram(name: str, doc: str, label: str, bounds: tuple[float, ...], parts: list[dict[str, list[float]]]) -> Any:

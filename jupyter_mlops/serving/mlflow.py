@@ -35,8 +35,9 @@ async def invocations(rt: Runtime, req: Request) -> Response:
         raise BadInput(f"The body needs exactly one of {', '.join(FORMATS)}.")
     if rt.script is not None:
         text = encoding.dumps({"data": _as_data(payload, None)}).decode()
-        return Response.json({"predictions": await rt.run_script(text, req.headers)})
+        return Response.json({"predictions": await rt.run_script(text, req)})
     scorer = rt.only_model()
+    req.model = (scorer.name, scorer.version)
     outputs = await rt.predict(scorer, inputs_from_data(_as_data(payload, scorer), scorer.inputs))
     predictions = next(iter(outputs.values())) if len(outputs) == 1 else outputs
     return Response.json({"predictions": predictions})

@@ -10,7 +10,7 @@ from .errors import HTTPError
 
 
 class Request:
-    __slots__ = ("scope", "receive", "method", "path", "headers", "params", "request_id", "_body", "max_body")
+    __slots__ = ("scope", "receive", "method", "path", "headers", "params", "request_id", "_body", "max_body", "model")
 
     def __init__(self, scope: dict[str, Any], receive: Any, max_body: int) -> None:
         self.scope = scope
@@ -22,6 +22,7 @@ class Request:
         self.request_id = ""
         self._body: bytes | None = None
         self.max_body = max_body
+        self.model: tuple[str, int] | None = None  # which model answered, for collection
 
     @property
     def content_type(self) -> str:

@@ -14,9 +14,11 @@ import numpy as np
 from . import layout
 from .auth import KeyChecker
 from .batching import Batcher
+from .collector import DataCollector, current_request
 from .config import ServerConfig
 from .errors import HTTPError
 from .metrics import Metrics
+from .request import Request
 from .scorers import ModelScorer, ScriptScorer, load_model_scorer
 
 log = logging.getLogger("jupyter_mlops.serving")
@@ -35,6 +37,20 @@ class Runtime:
         self.failure: str | None = None
         self._loaded = threading.Event()
         self._only: ModelScorer | None = None
+        self.collector: DataCollector | None = None
+        first = config.models[0] if config.models else {}
+        self.default_model = (first.get("name"), first.get("version"))
+
+    def start_collecting(self) -> None:
+        """In the worker process (after fork): spool and writer thread of our own."""
+        cfg = self.config
+        if cfg.collect and self.collector is None:
+            if not cfg.collect_store:
+                raise ValueError("collect is on but collect_store is not set")
+            spool = Path(cfg.collect_spool_dir) if cfg.collect_spool_dir else cfg.app_path / "spool"
+            self.collector = DataCollector(cfg.deployment or "local", cfg.collect_store, spool, cfg.collect_sample_rate,
+                                           cfg.collect_flush_s, cfg.collect_max_spool_bytes).start()
+            self.metrics.collector = self.collector
 
     # --- start-up ---------------------------------------------------------------------------
     def start_loading(self) -> None:
@@ -120,11 +136,15 @@ class Runtime:
             return await batcher.predict(inputs)
         return scorer.predict(inputs)  # onnxruntime is fast and cannot hang: inline beats a thread hop
 
-    async def run_script(self, body: str, headers: dict[str, str]) -> Any:
+    async def run_script(self, body: str, req: Request) -> Any:
         assert self.script is not None
         timeout = self.config.scoring_timeout_s
+        model, version = self.default_model
+        # For the Collector SDK: the script's own records carry this request's ids (to_thread copies it).
+        current_request.set({"request_id": req.request_id, "correlation_id": req.headers.get("x-ms-client-request-id"),
+                             "model": model, "model_version": version})
         try:
-            return await asyncio.wait_for(asyncio.to_thread(self.script.run, body, headers), timeout)
+            return await asyncio.wait_for(asyncio.to_thread(self.script.run, body, req.headers), timeout)
         except asyncio.TimeoutError:
             raise HTTPError(504, f"Scoring timed out after {timeout:g} s.") from None
 

@@ -36,6 +36,8 @@ class DeployConfig:
     output_dir: str | None = None
     namespace: str = "default"
     registry: str | None = None  # image registry prefix for clusters and devices
+    collect: bool = False
+    sample_rate: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -70,6 +72,23 @@ class DeployContext:
             return None
         dest_dir.mkdir(parents=True, exist_ok=True)
         return self.workspace.artifacts.get_blob(spec["script_sha256"], dest_dir / spec["script"])
+
+    def collect_settings(self, store_url: str, spool_dir: str) -> dict[str, Any]:
+        if not self.config.collect:
+            return {}
+        if not 0 < self.config.sample_rate <= 1:
+            from ...errors import UsageError
+
+            raise UsageError(f"Invalid sample_rate {self.config.sample_rate!r}: a share between 0 (exclusive) and 1.")
+        return {"collect": True, "collect_sample_rate": self.config.sample_rate, "collect_store": store_url,
+                "collect_spool_dir": spool_dir}
+
+    def store_env(self) -> dict[str, str]:
+        """What the server needs to reach an Azure artifact store (passed by environment, never logged)."""
+        import os
+
+        cs = self.workspace.azure_connection_string or os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        return {"AZURE_STORAGE_CONNECTION_STRING": cs} if self.config.collect and cs else {}
 
     def new_version_dir(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from .base import DeployContext, Target, remove_tree
 from .readiness import wait_ready
 
 SECRETS, TLS, STATUS = f"{APP_ROOT}/secrets", f"{APP_ROOT}/tls", f"{APP_ROOT}/status"
+SPOOL, ARTIFACTS = f"{APP_ROOT}/spool", "/var/jupyter-mlops/artifacts"
 
 
 class DockerTarget(Target):
@@ -45,12 +46,21 @@ class DockerTarget(Target):
             shutil.copyfile(cfg.tls_key or cfg.tls_cert, tls / "key.pem")
             settings.update(tls_cert=f"{TLS}/cert.pem", tls_key=f"{TLS}/key.pem")
             volumes[str(tls)] = {"bind": TLS, "mode": "ro"}
+        if cfg.collect:
+            store = ctx.workspace.artifacts_url
+            if "://" not in store:  # a local artifact folder: the container writes into it through a mount
+                Path(store).mkdir(parents=True, exist_ok=True)
+                volumes[store] = {"bind": ARTIFACTS, "mode": "rw"}
+                store = ARTIFACTS
+            (ctx.home / "spool").mkdir(parents=True, exist_ok=True)
+            volumes[str(ctx.home / "spool")] = {"bind": SPOOL, "mode": "rw"}
+            settings.update(ctx.collect_settings(store, SPOOL))
         labels = {"org.jupyter-mlops.deployment": ctx.name, "org.jupyter-mlops.image": image.ref,
                   "org.jupyter-mlops.models": ",".join(image.models), "org.jupyter-mlops.port": str(cfg.port)}
         client = docker_client()
         container = client.containers.run(
             image.docker_tag, detach=True, network_mode="host", name=f"mlops-{ctx.name}-{vdir.name}".lower(),
-            environment={"MLOPS_SERVER_SETTINGS": json.dumps(settings)}, volumes=volumes, labels=labels,
+            environment={"MLOPS_SERVER_SETTINGS": json.dumps(settings), **ctx.store_env()}, volumes=volumes, labels=labels,
             **_limits(cfg.cpu, cfg.memory),
         )
         handle = {"container": container.id, "dir": str(vdir)}

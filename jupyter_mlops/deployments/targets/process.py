@@ -26,9 +26,10 @@ class ProcessTarget(Target):
             auth=cfg.auth, keys_file=str(ctx.secrets_dir / "keys.json") if cfg.auth else None,
             tls_cert=cfg.tls_cert, tls_key=cfg.tls_key, deployment=ctx.name, listen_when_ready=True,
             status_dir=str(vdir / "status"), drain_s=cfg.drain_s,
+            **ctx.collect_settings(ctx.workspace.artifacts_url, str(ctx.home / "spool")),
         )
         log = vdir / "server.log"
-        proc = start_process(vdir / "app", log)
+        proc = start_process(vdir / "app", log, env=ctx.store_env())
         handle = {"pid": proc.pid, "dir": str(vdir), "log": str(log)}
         try:
             wait_ready(vdir / "status", lambda: pid_alive(proc.pid), lambda: log_tail(log), cfg.ready_timeout_s)

@@ -1,0 +1,1 @@
+"""Monitoring: read collected data, baselines and drift, plotly dashboards."""

@@ -1,0 +1,94 @@
+"""The monitoring dashboard: plotly figures over collected data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .drift import PSI_THRESHOLD
+
+
+class Dashboard:
+    """Traffic, latency, errors, predictions and drift for one deployment.
+
+    Shows itself in notebooks (the plotly figure); ``to_html(path)`` writes a standalone file."""
+
+    def __init__(self, deployment: str, frame: Any, drift: Any, figure: Any, threshold: float) -> None:
+        self.deployment = deployment
+        self.data = frame
+        self.drift = drift
+        self.figure = figure
+        self.threshold = threshold
+
+    @property
+    def drifted_features(self) -> list[str]:
+        return [] if self.drift is None or self.drift.empty else self.drift.loc[self.drift.drifted, "feature"].tolist()
+
+    def to_html(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.figure.write_html(str(path), include_plotlyjs=True, full_html=True)  # works offline, as a CI artifact
+        return path
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return self.figure._repr_mimebundle_(include, exclude)
+
+    def __repr__(self) -> str:
+        n = 0 if self.data is None else (self.data["request_id"].nunique() if "request_id" in self.data else len(self.data))
+        return f"Dashboard(deployment={self.deployment!r}, requests={n}, drifted={self.drifted_features!r})"
+
+
+def per_minute(frame: Any) -> Any:
+    import pandas as pd
+
+    requests = frame.drop_duplicates("request_id").copy()
+    requests["minute"] = requests["time"].dt.floor("min")
+    by_status = requests.pivot_table(index="minute", columns="status", values="request_id", aggfunc="count", fill_value=0)
+    latency = requests.groupby("minute")["latency_ms"].quantile([0.5, 0.95, 0.99]).unstack()
+    errors = requests.assign(err=requests["status"] >= 400).groupby("minute")["err"].mean() * 100
+    return by_status, latency, pd.Series(errors, name="error_rate")
+
+
+def prediction_column(frame: Any) -> tuple[str, Any] | None:
+    """The column to show as 'predictions': a label or score output, or the last class probability."""
+    skip = {"time", "model", "model_version", "route", "status", "latency_ms", "request_id", "correlation_id", "request", "response"}
+    outputs = [c for c in frame.columns if c not in skip and not str(c).startswith("x")]
+    for col in outputs:
+        values = frame[col].dropna()
+        if values.empty:
+            continue
+        first = values.iloc[0]
+        if isinstance(first, list) and first and isinstance(first[-1], (int, float)):
+            return f"{col}[-1]", values.map(lambda v: v[-1])
+        if isinstance(first, (int, float)):
+            return col, values
+    return None
+
+
+def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI_THRESHOLD) -> Any:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=3, cols=2, specs=[[{}, {}], [{}, {}], [{"colspan": 2}, None]], vertical_spacing=0.12,
+        subplot_titles=("Requests per minute by status", "Latency (ms)", "Error rate (%)",
+                        "Predictions", "Input drift (PSI) against the baseline"),
+    )
+    if frame is not None and not frame.empty and "status" in frame:
+        by_status, latency, errors = per_minute(frame)
+        for status in by_status.columns:
+            fig.add_trace(go.Bar(x=by_status.index, y=by_status[status], name=f"status {status}"), row=1, col=1)
+        for q, label in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
+            if q in latency.columns:
+                fig.add_trace(go.Scatter(x=latency.index, y=latency[q], mode="lines+markers", name=label), row=1, col=2)
+        fig.add_trace(go.Scatter(x=errors.index, y=errors.values, mode="lines+markers", name="error rate"), row=2, col=1)
+        pred = prediction_column(frame[frame["status"] == 200])
+        if pred is not None:
+            fig.add_trace(go.Histogram(x=pred[1], name=pred[0], nbinsx=30), row=2, col=2)
+    if drift is not None and not drift.empty:
+        colors = ["crimson" if d else "steelblue" for d in drift["drifted"]]
+        fig.add_trace(go.Bar(x=drift["feature"], y=drift["psi"], marker_color=colors, name="PSI"), row=3, col=1)
+        fig.add_hline(y=threshold, line_dash="dash", line_color="crimson", row=3, col=1,
+                      annotation_text=f"threshold {threshold:g}")
+    fig.update_layout(title=f"Deployment {deployment}", barmode="stack", height=900, template="plotly_white")
+    return fig

@@ -1,0 +1,122 @@
+"""Read what deployments collected, as pandas DataFrames: one row per input row."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ..errors import UsageError
+from ..workspace import Workspace
+
+_HOUR = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+\.jsonl$")
+_SINCE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str | timedelta | None) -> datetime | None:
+    """``"1h"``, ``"30m"``, ``"7d"`` (or a timedelta) -> the UTC time that long ago."""
+    if text is None:
+        return None
+    if isinstance(text, timedelta):
+        return datetime.now(timezone.utc) - text
+    m = _SINCE.match(str(text).strip())
+    if not m:
+        raise UsageError(f"Invalid duration {text!r}: write a number and s, m, h, d or w, e.g. 1h.")
+    return datetime.now(timezone.utc) - timedelta(**{_UNITS[m[2]]: float(m[1])})
+
+
+def _as_utc(t: datetime | str | None) -> datetime | None:
+    if t is None:
+        return None
+    if isinstance(t, str):
+        t = datetime.fromisoformat(t)
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def read_records(ws: Workspace, deployment: str, start: Any = None, end: Any = None, model: str | None = None,
+                 collector: str = "request") -> list[dict[str, Any]]:
+    start, end = _as_utc(start), _as_utc(end)
+    prefix = f"collected/{deployment}/" + (f"{model}/" if model else "")
+    records = []
+    for name in ws.artifacts.list(prefix):
+        m = _HOUR.search(name)
+        if m is None:
+            continue
+        hour = datetime(*(int(g) for g in m.groups()), tzinfo=timezone.utc)
+        if (start and hour + timedelta(hours=1) <= start) or (end and hour > end):
+            continue
+        for line in ws.artifacts.get_bytes(name).splitlines():
+            rec = json.loads(line)
+            t = datetime.fromtimestamp(rec["time"], timezone.utc)
+            if rec.get("collector", "request") != collector or (start and t < start) or (end and t > end):
+                continue
+            records.append(rec)
+    records.sort(key=lambda r: r["time"])
+    return records
+
+
+def _input_rows(route: str | None, request: Any) -> list[Any] | None:
+    """The request's input rows, whatever protocol it came by."""
+    if not isinstance(request, dict):
+        return None
+    if route == "v2_infer" and isinstance(request.get("inputs"), list) and request["inputs"]:
+        t = request["inputs"][0]
+        import numpy as np
+
+        try:
+            return np.asarray(t.get("data")).reshape(t["shape"]).tolist()
+        except (ValueError, TypeError, KeyError):
+            return None
+    for key in ("data", "instances", "inputs", "dataframe_records"):
+        if key in request:
+            rows = request[key]
+            break
+    else:
+        rows = request.get("dataframe_split", {}).get("data") if isinstance(request.get("dataframe_split"), dict) else None
+    if not isinstance(rows, list):
+        return None
+    if rows and not isinstance(rows[0], (list, dict)):
+        rows = [rows]  # one row sent without its batch dimension
+    return rows
+
+
+def _output_columns(route: str | None, response: Any, n: int) -> dict[str, list[Any]]:
+    if isinstance(response, dict) and route == "v2_infer" and isinstance(response.get("outputs"), list):
+        import numpy as np
+
+        return {t["name"]: np.asarray(t["data"]).reshape(t["shape"]).tolist() for t in response["outputs"]
+                if "data" in t and t.get("shape") and t["shape"][0] == n}
+    if isinstance(response, dict) and "predictions" in response and route == "invocations":
+        response = response["predictions"]
+    if isinstance(response, dict):
+        return {k: v for k, v in response.items() if isinstance(v, list) and len(v) == n}
+    if isinstance(response, list) and len(response) == n:
+        return {"prediction": response}
+    return {}
+
+
+def to_frame(records: list[dict[str, Any]], feature_names: dict[tuple[str, Any], list[str]] | None = None) -> Any:
+    import pandas as pd
+
+    rows = []
+    for rec in records:
+        meta = {"time": pd.Timestamp(rec["time"], unit="s", tz="UTC"), "model": rec.get("model"),
+                "model_version": rec.get("model_version"), "route": rec.get("route"), "status": rec.get("status"),
+                "latency_ms": rec.get("latency_ms"), "request_id": rec.get("request_id"),
+                "correlation_id": rec.get("correlation_id")}
+        inputs = _input_rows(rec.get("route"), rec.get("request"))
+        if not inputs:
+            rows.append({**meta, "request": rec.get("request"), "response": rec.get("response")})
+            continue
+        outputs = _output_columns(rec.get("route"), rec.get("response"), len(inputs)) if rec.get("status") == 200 else {}
+        names = (feature_names or {}).get((rec.get("model"), rec.get("model_version")))
+        for i, row in enumerate(inputs):
+            if isinstance(row, dict):
+                features = dict(row)
+            else:
+                keys = names if names and len(names) == len(row) else [f"x{j}" for j in range(len(row))]
+                features = dict(zip(keys, row))
+            rows.append({**meta, **features, **{k: v[i] for k, v in outputs.items()}})
+    return pd.DataFrame(rows)

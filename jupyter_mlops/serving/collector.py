@@ -1,0 +1,224 @@
+"""Inference data collection: each request's inputs, outputs, latency and status, kept safe.
+
+On the request path a record is one ``os.write`` to this worker's spool file (it survives a
+SIGKILL of the server once the response is sent) and nothing else: no network, no lock. A writer
+thread rotates the spool every ``flush_s`` seconds and uploads each closed segment to the artifact
+store as JSON Lines, one object per (model, version, hour):
+
+    collected/<deployment>/<model>/<version>/<yyyy>/<mm>/<dd>/<hh>/<worker>-<seq>.jsonl
+
+Object names are fixed by the segment, so re-uploading after a crash overwrites rather than
+duplicates. A segment is deleted only once every object of it is stored; while the store is down
+segments wait (with backoff) and are sent when it returns. A worker that starts adopts the spool of
+workers that died. Past ``max_spool_bytes`` new records are dropped and counted, never blocking.
+
+Scoring scripts add their own records with :class:`Collector`, correlated with the request.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import fcntl
+import json
+import logging
+import os
+import random
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("jupyter_mlops.serving.collector")
+
+current_request: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("mlops_request", default=None)
+_active: DataCollector | None = None  # this worker's collector, for the Collector SDK
+
+
+def object_prefix(deployment: str, model: str, version: Any, ts: float) -> str:
+    t = datetime.fromtimestamp(ts, timezone.utc)
+    return f"collected/{deployment}/{model}/{version}/{t:%Y/%m/%d/%H}"
+
+
+class DataCollector:
+    def __init__(self, deployment: str, store_url: str, spool_root: Path, sample_rate: float = 1.0,
+                 flush_s: float = 1.0, max_spool_bytes: int = 256 * 1024 * 1024) -> None:
+        self.deployment = deployment
+        self.store_url = store_url
+        self.sample_rate = sample_rate
+        self.flush_s = flush_s
+        self.max_spool_bytes = max_spool_bytes
+        self.worker = f"{os.getpid()}{secrets.token_hex(3)}"
+        self.dir = spool_root / self.worker
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours while we live
+        self.spool_root = spool_root
+        self.seq = 0
+        self._fd = self._open_segment()
+        self._swap = threading.Lock()
+        self.spool_bytes = 0
+        self.dropped = 0
+        self.collected = 0
+        self.uploaded = 0
+        self._store: Any = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mlops-collector", daemon=True)
+
+    # --- request path ------------------------------------------------------------------------------
+    def sampled(self) -> bool:
+        return self.sample_rate >= 1.0 or random.random() < self.sample_rate
+
+    def record(self, fields: dict[str, Any], request_body: bytes, response_body: bytes) -> None:
+        """Spool one record; request and response bodies go in as JSON when they are JSON."""
+        head = json.dumps(fields, separators=(",", ":"))[:-1]
+        line = (f'{head},"request":'.encode() + _json_or_string(request_body)
+                + b',"response":' + _json_or_string(response_body) + b"}\n")
+        self._append(line)
+
+    def custom(self, name: str, data: Any) -> None:
+        req = current_request.get() or {}
+        fields = {"time": time.time(), "deployment": self.deployment, "model": req.get("model"),
+                  "model_version": req.get("model_version"), "collector": name,
+                  "request_id": req.get("request_id"), "correlation_id": req.get("correlation_id")}
+        self._append(json.dumps({**fields, "data": _plain(data)}, separators=(",", ":")).encode() + b"\n")
+
+    def _append(self, line: bytes) -> None:
+        if self.spool_bytes + len(line) > self.max_spool_bytes:
+            self.dropped += 1
+            return
+        with self._swap:
+            os.write(self._fd, line)
+        self.spool_bytes += len(line)
+        self.collected += 1
+
+    # --- background --------------------------------------------------------------------------------
+    def start(self) -> DataCollector:
+        global _active
+        _active = self
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _open_segment(self) -> int:
+        self.seq += 1
+        return os.open(self.dir / f"{self.seq:08d}.jsonl", os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+
+    def _rotate(self) -> None:
+        with self._swap:
+            old = self._fd
+            self._fd = self._open_segment()
+        os.close(old)
+
+    def _run(self) -> None:
+        backoff = self.flush_s
+        self._adopt_orphans()
+        while True:
+            stopping = self._stop.wait(backoff)
+            self._rotate()
+            try:
+                self._upload_dir(self.dir, self.worker, keep_active=True)
+                backoff = self.flush_s
+            except Exception as exc:  # noqa: BLE001 - the store is down: keep the spool, try later
+                log.warning("collector: store unreachable, %d bytes spooled: %s", self.spool_bytes, str(exc)[:200])
+                backoff = min(backoff * 2, 30.0)
+                if stopping:
+                    return
+            if stopping:
+                return
+
+    def _store_client(self) -> Any:
+        if self._store is None:
+            from ..store.artifacts import open_artifact_store
+
+            self._store = open_artifact_store(self.store_url)
+        return self._store
+
+    def _upload_dir(self, folder: Path, worker: str, keep_active: bool) -> None:
+        segments = sorted(folder.glob("*.jsonl"))
+        if keep_active:
+            segments = [s for s in segments if s.name != f"{self.seq:08d}.jsonl"]
+        for segment in segments:
+            self._upload_segment(segment, worker)
+
+    def _upload_segment(self, segment: Path, worker: str) -> None:
+        data = segment.read_bytes()
+        groups: dict[str, list[bytes]] = defaultdict(list)
+        for line in data.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                continue  # a line cut by a crash mid-write was never acknowledged
+            m = _HEAD.match(line)
+            if m is None:
+                continue
+            ts, deployment, model, version = float(m[1]), json.loads(m[2]), json.loads(m[3]), json.loads(m[4])
+            groups[object_prefix(deployment, model or "_", version or "_", ts)].append(line)
+        store = self._store_client()
+        for prefix, lines in groups.items():
+            store.put_bytes(f"{prefix}/{worker}-{segment.stem}.jsonl", b"".join(lines))
+        segment.unlink()
+        if worker == self.worker:
+            self.spool_bytes = max(0, self.spool_bytes - len(data))
+            self.uploaded += sum(len(v) for v in groups.values())
+
+    def _adopt_orphans(self) -> None:
+        """Upload what workers that died left in their spools (their lock is free)."""
+        for folder in sorted(p for p in self.spool_root.iterdir() if p.is_dir() and p != self.dir):
+            try:
+                fd = os.open(folder / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue  # alive
+            try:
+                for segment in sorted(folder.glob("*.jsonl")):
+                    self._upload_segment(segment, folder.name)
+                shutil.rmtree(folder, ignore_errors=True)
+                log.info("collector: recovered the spool of worker %s", folder.name)
+            except Exception as exc:  # noqa: BLE001 - try again on the next start
+                log.warning("collector: could not recover %s yet: %s", folder.name, str(exc)[:200])
+            finally:
+                os.close(fd)
+
+
+# Every record starts with these four fields, so grouping reads a prefix, not the whole line.
+_STR = rb'"(?:[^"\\]|\\.)*"'
+_HEAD = re.compile(rb'^\{"time":([0-9.e+-]+),"deployment":(' + _STR + rb'),"model":(' + _STR + rb'|null),"model_version":('
+                   + _STR + rb'|-?\d+|null),')
+
+
+def _json_or_string(body: bytes) -> bytes:
+    stripped = body.strip()
+    if stripped[:1] in (b"{", b"[") and stripped[-1:] in (b"}", b"]"):
+        return stripped
+    return json.dumps(body.decode("utf-8", "replace")).encode()
+
+
+def _plain(data: Any) -> Any:
+    if hasattr(data, "to_dict"):
+        return data.to_dict(orient="records")
+    if hasattr(data, "tolist"):
+        return data.tolist()
+    return data
+
+
+class Collector:
+    """For scoring scripts: ``Collector("inputs").collect(df)`` stores ``df`` with the request's ids.
+
+    Does nothing when the deployment does not collect."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def collect(self, data: Any) -> None:
+        if _active is not None:
+            _active.custom(self.name, data)

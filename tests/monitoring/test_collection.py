@@ -1,0 +1,166 @@
+"""Inference data collection through the real server: complete, prompt, and safe across outages
+and crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+import jupyter_mlops as mlops
+from jupyter_mlops.appdir import resolve_models, write_app_dir
+from jupyter_mlops.workspace import Workspace
+
+from ..modelfactory import onnx_logreg, training_data
+from ..serving.conftest import RunningServer
+from ..services import Azurite, free_port
+
+
+@pytest.fixture
+def start(workspace: Workspace, tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+    mlops.register_model(onnx_logreg(tmp_path / "lr.onnx"), "lr")
+    servers: list[RunningServer] = []
+
+    def run(store: str | None = None, env: dict[str, str] | None = None, spool: Path | None = None,
+            **settings: Any) -> RunningServer:
+        app = tmp_path / f"app{len(servers)}"
+        settings = {"workers": 1, "collect_flush_s": 0.2, **settings}
+        write_app_dir(workspace, resolve_models(workspace, ["lr"]), app, port=free_port(), deployment="fraud",
+                      collect=True, collect_store=store or workspace.artifacts_url,
+                      collect_spool_dir=str(spool or tmp_path / "spool"), **settings)
+        server = RunningServer(app, env)
+        servers.append(server)
+        server.wait_ready()
+        return server
+
+    yield run
+    for s in servers:
+        s.stop()
+
+
+def _send(server: RunningServer, rows: np.ndarray) -> dict[str, tuple[list[float], Any]]:
+    """One request per row; returns what was acknowledged: request id -> (row, answer)."""
+    acked = {}
+    with httpx.Client(timeout=10) as client:
+        for row in rows:
+            r = client.post(f"{server.url}/score", json={"data": [row.tolist()]})
+            if r.status_code == 200:
+                acked[r.headers["x-request-id"]] = (row.tolist(), r.json())
+    return acked
+
+
+def _wait_for(count: int, workspace: Workspace | str | None = None, timeout: float = 20, **kw: Any):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = mlops.collected_data("fraud", workspace=workspace, **kw)
+        n = 0 if frame.empty else frame["request_id"].nunique()
+        if n >= count or time.monotonic() > deadline:
+            return frame
+        time.sleep(0.2)
+
+
+def _check(frame, acked: dict) -> None:  # type: ignore[no-untyped-def]
+    assert len(frame) == len(acked) and frame["request_id"].is_unique
+    assert set(frame["request_id"]) == set(acked)
+    for _, rec in frame.iterrows():
+        row, answer = acked[rec["request_id"]]
+        assert [rec[f"x{i}"] for i in range(20)] == pytest.approx(row)
+        assert rec["label"] == answer["label"][0] and rec["probabilities"] == answer["probabilities"][0]
+        assert (rec["model"], rec["model_version"], rec["status"]) == ("lr", 1, 200)
+        assert rec["latency_ms"] > 0
+
+
+def test_every_request_is_collected_exactly_once_in_a_local_store(start, workspace: Workspace) -> None:  # type: ignore[no-untyped-def]
+    server = start(workers=2)
+    acked = _send(server, training_data(20, rows=60, seed=3)[0])
+    assert len(acked) == 60
+    _check(_wait_for(60), acked)
+    names = list(workspace.artifacts.list("collected/fraud/lr/1/"))
+    assert names and all(n.count("/") == 8 and n.endswith(".jsonl") for n in names)  # .../yyyy/mm/dd/hh/w-seq.jsonl
+
+
+def test_collection_into_azure_blob_storage(start, azurite: Azurite, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    container = f"c{os.urandom(5).hex()}"
+    env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
+    server = start(store=f"azure://{container}", env=env)
+    acked = _send(server, training_data(20, rows=25, seed=4)[0])
+    (tmp_path / "az.toml").write_text(f'[workspace]\nroot = "ws"\nartifacts = "azure://{container}"\n'
+                                      f'azure_connection_string = "{azurite.connection_string}"\n')
+    reader = Workspace.from_config(tmp_path / "az.toml")
+    reader.metadata_url = mlops.get_workspace().metadata_url  # the models' registry
+    _check(_wait_for(25, workspace=reader), acked)
+
+
+def test_requests_succeed_while_the_store_is_down_and_records_arrive_after(start, azurite: Azurite, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    container = f"c{os.urandom(5).hex()}"
+    server = start(store=f"azure://{container}", env={"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string})
+    azurite.stop()
+    try:
+        acked = _send(server, training_data(20, rows=30, seed=5)[0])
+        assert len(acked) == 30  # the outage never reached a client
+        time.sleep(1.0)
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert "mlops_collect_spool_bytes" in metrics and "mlops_collect_uploaded_total 0.0" in metrics
+    finally:
+        azurite.start()
+    (tmp_path / "az.toml").write_text(f'[workspace]\nroot = "ws"\nartifacts = "azure://{container}"\n'
+                                      f'azure_connection_string = "{azurite.connection_string}"\n')
+    reader = Workspace.from_config(tmp_path / "az.toml")
+    reader.metadata_url = mlops.get_workspace().metadata_url
+    _check(_wait_for(30, workspace=reader, timeout=60), acked)
+
+
+def test_no_acknowledged_record_is_lost_when_the_server_is_killed(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    spool = tmp_path / "spool"
+    server = start(spool=spool, collect_flush_s=60)  # nothing is uploaded before the kill
+    acked = _send(server, training_data(20, rows=40, seed=6)[0])
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait()
+    assert any(spool.rglob("*.jsonl"))
+    assert mlops.collected_data("fraud").empty
+    start(spool=spool)  # a new server adopts the dead worker's spool
+    _check(_wait_for(40), acked)
+
+
+def test_sampling_keeps_about_the_given_share(start) -> None:  # type: ignore[no-untyped-def]
+    server = start(collect_sample_rate=0.1)
+    acked = _send(server, np.zeros((1000, 20), dtype=np.float32))
+    assert len(acked) == 1000
+    time.sleep(1.5)
+    n = len(_wait_for(10_000, timeout=1))
+    assert 50 <= n <= 160, n  # binomial(1000, 0.1): mean 100, sd 9.5
+
+
+def test_scoring_scripts_collect_their_own_records_with_the_request_id(start, tmp_path: Path, workspace: Workspace) -> None:  # type: ignore[no-untyped-def]
+    script = tmp_path / "score.py"
+    script.write_text(
+        "import json\nimport pandas as pd\nfrom jupyter_mlops.serving import Collector\n"
+        "features = Collector('inputs')\n"
+        "def init():\n    pass\n"
+        "def run(raw):\n    df = pd.DataFrame(json.loads(raw)['data'], columns=['a', 'b'])\n"
+        "    features.collect(df)\n    return {'sum': df.sum(axis=1).tolist()}\n"
+    )
+    app = tmp_path / "scripted"
+    write_app_dir(workspace, resolve_models(workspace, ["lr"]), app, script, port=free_port(), deployment="fraud",
+                  collect=True, collect_store=workspace.artifacts_url, collect_spool_dir=str(tmp_path / "spool2"),
+                  collect_flush_s=0.2, workers=1)
+    server = RunningServer(app)
+    try:
+        server.wait_ready()
+        r = httpx.post(f"{server.url}/score", content=json.dumps({"data": [[1, 2], [3, 4]]}))
+        assert r.json() == {"sum": [3, 7]}
+        deadline = time.monotonic() + 10
+        while (custom := mlops.collected_data("fraud", collector="inputs")).empty and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert custom["request_id"].tolist() == [r.headers["x-request-id"]]
+        assert custom["data"].tolist() == [[{"a": 1, "b": 2}, {"a": 3, "b": 4}]]
+    finally:
+        server.stop()
