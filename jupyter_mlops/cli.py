@@ -175,7 +175,8 @@ def cmd_deploy(args: argparse.Namespace) -> Any:
     return api.deploy(
         args.name, args.image, args.target, args.port, not args.no_auth, args.tls_cert, args.tls_key, args.replicas,
         args.cpu, args.memory, parse_autoscale(args.autoscale), args.tag, dry_run=args.dry_run,
-        output_dir=args.output_dir, namespace=args.namespace, registry=args.registry, workspace=args.workspace,
+        output_dir=args.output_dir, namespace=args.namespace, registry=args.registry, collect=args.collect,
+        sample_rate=args.sample_rate, workspace=args.workspace,
     )
 
 
@@ -232,6 +233,8 @@ def _deploy_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir")
     p.add_argument("--namespace", default="default")
     p.add_argument("--registry", help="image registry prefix (kubernetes)")
+    p.add_argument("--collect", action="store_true", help="collect inputs, outputs and latency")
+    p.add_argument("--sample-rate", type=float, default=1.0)
     p.add_argument("--tag", "-t", action="append", default=[], metavar="K=V")
     p.set_defaults(handler=cmd_deploy)
     deps = sub.add_parser("deployments", help="find, update, secure, remove deployments").add_subparsers(
@@ -263,6 +266,28 @@ def _deploy_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("name")
     p.add_argument("data")
     p.set_defaults(handler=cmd_deployments_score)
+
+
+# --- monitoring --------------------------------------------------------------------------------
+def cmd_monitor(args: argparse.Namespace) -> Any:
+    board = api.dashboard(args.name, args.since, threshold=args.threshold, workspace=args.workspace)
+    out: dict[str, Any] = {"deployment": args.name, "rows": len(board.data), "drifted": board.drifted_features}
+    if args.html:
+        out["html"] = str(board.to_html(args.html))
+    if args.csv:
+        board.data.to_csv(args.csv, index=False)
+        out["csv"] = args.csv
+    return out
+
+
+def _monitor_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("monitor", parents=[common], help="dashboard of a deployment's collected data")
+    p.add_argument("name")
+    p.add_argument("--since", default="1h")
+    p.add_argument("--threshold", type=float, default=0.2, help="PSI above which a feature counts as drifted")
+    p.add_argument("--html", help="write the dashboard to this HTML file")
+    p.add_argument("--csv", help="write the collected data to this CSV file")
+    p.set_defaults(handler=cmd_monitor)
 
 
 # --- serve -------------------------------------------------------------------------------------
@@ -304,7 +329,7 @@ def _serve_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_serve)
 
 
-PARSER_BUILDERS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_models_parser, _images_parser, _deploy_parser, _serve_parser]
+PARSER_BUILDERS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_models_parser, _images_parser, _deploy_parser, _monitor_parser, _serve_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -199,6 +199,8 @@ class MlopsMagics(Magics, Configurable):
     @argument("--autoscale", metavar="MIN:MAX[:CPU%]", help="horizontal autoscaling (kubernetes)")
     @argument("--dry-run", action="store_true", help="kubernetes: write the manifests only")
     @argument("--output-dir", help="where manifests or the edge bundle go")
+    @argument("--collect", action="store_true", help="collect inputs, outputs and latency")
+    @argument("--sample-rate", type=float, default=1.0, help="share of requests to collect (0-1]")
     @argument("--tag", "-t", action="append", default=[], metavar="K=V", help="tag (repeatable)")
     @out_arg
     @_adapter
@@ -207,8 +209,23 @@ class MlopsMagics(Magics, Configurable):
         return api.deploy(
             args.name, args.image, args.target, args.port, not args.no_auth, _unquote(args.tls_cert),
             _unquote(args.tls_key), args.replicas, args.cpu, args.memory, parse_autoscale(args.autoscale), args.tag,
-            dry_run=args.dry_run, output_dir=_unquote(args.output_dir), workspace=self._ws,
+            dry_run=args.dry_run, output_dir=_unquote(args.output_dir), collect=args.collect,
+            sample_rate=args.sample_rate, workspace=self._ws,
         )
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", help="deployment name")
+    @argument("--since", default="1h", help="window: 30m, 1h, 7d ... (default 1h)")
+    @argument("--html", metavar="FILE", help="also write the dashboard as a standalone HTML file")
+    @out_arg
+    @_adapter
+    def monitor(self, args: Any) -> Any:
+        """Dashboard of a deployment's collected data: traffic, latency, errors, predictions, drift."""
+        board = api.dashboard(args.name, args.since, workspace=self._ws)
+        if args.html:
+            print(f"Wrote {board.to_html(_unquote(args.html))}")
+        return board
 
     @line_magic
     @magic_arguments()

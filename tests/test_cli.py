@@ -72,3 +72,23 @@ def test_deploy_score_keys_and_delete_from_the_cli(workspace: Workspace, tmp_pat
         assert [d["name"] for d in listed] == ["ci-svc"] and keys["primary"] not in json.dumps(listed)
     finally:
         cli("deployments", "delete", "ci-svc")
+
+
+def test_monitor_writes_the_dashboard_html(workspace: Workspace, tmp_path: Path) -> None:
+    cli("models", "register", str(onnx_logreg(tmp_path / "lr.onnx")), "--name", "lr")
+    cli("images", "build", "svc", "--model", "lr", "--no-docker")
+    cli("deploy", "mon", "--image", "svc", "--target", "process", "--collect")
+    try:
+        for _ in range(3):
+            cli("deployments", "score", "mon", json.dumps([[0.2] * 20]))
+        import time
+
+        deadline = time.monotonic() + 20
+        while True:
+            out = json.loads(cli("monitor", "mon", "--html", str(tmp_path / "mon.html"), "--json").stdout)
+            if out["rows"] == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert out["rows"] == 3 and (tmp_path / "mon.html").stat().st_size > 100_000
+    finally:
+        cli("deployments", "delete", "mon")

@@ -156,3 +156,16 @@ def test_deploy_deployments_score_undeploy_magics(ip: InteractiveShell, model_fi
     finally:
         ip.run_line_magic("undeploy", "lr-svc")
         ip.run_line_magic("undeploy", "other-svc")
+
+
+def test_monitor_magic_returns_the_dashboard(ip: InteractiveShell, model_file: Path, tmp_path: Path) -> None:
+    ip.run_line_magic("register_model", f"{model_file} --name lr")
+    ip.run_line_magic("build_image", "lr-img --model lr --no-docker")
+    ip.run_line_magic("deploy", "watched --image lr-img --target process --collect --no-auth")
+    try:
+        ip.run_line_magic("score", f"watched {[[0.5] * 20]}")
+        board = ip.run_line_magic("monitor", f"watched --since 30m --html {tmp_path / 'w.html'} -o board")
+        assert ip.user_ns["board"] is board and (tmp_path / "w.html").exists()
+        assert _usage_error(ip, "monitor", "watched --since soon").startswith("Invalid duration 'soon'")
+    finally:
+        ip.run_line_magic("undeploy", "watched")

@@ -49,11 +49,11 @@ def per_minute(frame: Any) -> Any:
     return by_status, latency, pd.Series(errors, name="error_rate")
 
 
-def prediction_column(frame: Any) -> tuple[str, Any] | None:
-    """The column to show as 'predictions': a label or score output, or the last class probability."""
-    skip = {"time", "model", "model_version", "route", "status", "latency_ms", "request_id", "correlation_id", "request", "response"}
-    outputs = [c for c in frame.columns if c not in skip and not str(c).startswith("x")]
-    for col in outputs:
+def prediction_column(frame: Any, outputs: list[str]) -> tuple[str, Any] | None:
+    """The column to show as 'predictions': the last class probability if there is one, else the
+    first numeric output."""
+    ranked = sorted(outputs, key=lambda c: 0 if "prob" in str(c).lower() else 1)
+    for col in ranked:
         values = frame[col].dropna()
         if values.empty:
             continue
@@ -82,7 +82,7 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
             if q in latency.columns:
                 fig.add_trace(go.Scatter(x=latency.index, y=latency[q], mode="lines+markers", name=label), row=1, col=2)
         fig.add_trace(go.Scatter(x=errors.index, y=errors.values, mode="lines+markers", name="error rate"), row=2, col=1)
-        pred = prediction_column(frame[frame["status"] == 200])
+        pred = prediction_column(frame[frame["status"] == 200], frame.attrs.get("outputs", []))
         if pred is not None:
             fig.add_trace(go.Histogram(x=pred[1], name=pred[0], nbinsx=30), row=2, col=2)
     if drift is not None and not drift.empty:

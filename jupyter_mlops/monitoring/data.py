@@ -100,7 +100,7 @@ def _output_columns(route: str | None, response: Any, n: int) -> dict[str, list[
 def to_frame(records: list[dict[str, Any]], feature_names: dict[tuple[str, Any], list[str]] | None = None) -> Any:
     import pandas as pd
 
-    rows = []
+    rows, features_seen, outputs_seen = [], {}, {}
     for rec in records:
         meta = {"time": pd.Timestamp(rec["time"], unit="s", tz="UTC"), "model": rec.get("model"),
                 "model_version": rec.get("model_version"), "route": rec.get("route"), "status": rec.get("status"),
@@ -119,4 +119,8 @@ def to_frame(records: list[dict[str, Any]], feature_names: dict[tuple[str, Any],
                 keys = names if names and len(names) == len(row) else [f"x{j}" for j in range(len(row))]
                 features = dict(zip(keys, row))
             rows.append({**meta, **features, **{k: v[i] for k, v in outputs.items()}})
-    return pd.DataFrame(rows)
+            features_seen.update(dict.fromkeys(features))
+        outputs_seen.update(dict.fromkeys(outputs))
+    frame = pd.DataFrame(rows)
+    frame.attrs["features"], frame.attrs["outputs"] = list(features_seen), list(outputs_seen)
+    return frame

@@ -106,3 +106,15 @@ def test_edge_bundle_loads_into_docker_and_serves(image: mlops.Image, tmp_path: 
     finally:
         subprocess.run(["docker", "rm", "-f", "mlops-edge-svc"], capture_output=True)
         mlops.undeploy("edge-svc")
+
+
+def test_docker_deployment_collects_into_the_workspace_store(image: mlops.Image) -> None:
+    dep = mlops.deploy("collecting", image, target="docker", auth=False, collect=True)
+    try:
+        ids = {httpx.post(dep.scoring_uri, json={"data": ROW}).headers["x-request-id"] for _ in range(5)}
+        deadline = time.monotonic() + 30
+        while len(frame := mlops.collected_data("collecting")) < 5 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert set(frame["request_id"]) == ids and (frame["model"] == "lr").all()
+    finally:
+        mlops.undeploy("collecting")

@@ -1,0 +1,76 @@
+"""Drift against a stored baseline, and the dashboard over a real deployment's collected data."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+import jupyter_mlops as mlops
+from jupyter_mlops.monitoring.drift import drift, summarize
+from jupyter_mlops.workspace import Workspace
+
+from ..modelfactory import onnx_logreg, training_data
+
+
+@pytest.fixture
+def train() -> pd.DataFrame:
+    x, _ = training_data(20, rows=2000, seed=0)
+    return pd.DataFrame(x, columns=[f"f{i}" for i in range(20)])
+
+
+def test_shifted_features_are_flagged_and_unshifted_are_not(train: pd.DataFrame) -> None:
+    baseline = summarize(train)
+    fresh = pd.DataFrame(training_data(20, rows=1000, seed=1)[0], columns=train.columns)
+    assert not drift(baseline, fresh)["drifted"].any()
+    shifted = fresh.copy()
+    shifted[["f3", "f7"]] += 1.0  # one standard deviation
+    report = drift(baseline, shifted).set_index("feature")
+    assert report.index[report.drifted].tolist() == ["f3", "f7"]
+    assert report.loc["f3", "psi"] > 0.2 > report.loc["f4", "psi"]
+    assert report.loc["f3", "wasserstein"] == pytest.approx(1.0, abs=0.15)
+
+
+def test_baseline_needs_a_table(train: pd.DataFrame) -> None:
+    with pytest.raises(mlops.UsageError, match="Baseline needs at least 10 rows; got 3."):
+        summarize(train.head(3))
+
+
+def test_dashboard_of_a_deployment_with_collected_data(workspace: Workspace, tmp_path: Path, train: pd.DataFrame) -> None:
+    model = mlops.register_model(onnx_logreg(tmp_path / "lr.onnx"), "lr", baseline=train)
+    image = mlops.build_image("lr-svc", model, docker=False)
+    dep = mlops.deploy("fraud", image, target="process", auth=False, collect=True)
+    try:
+        rows = training_data(20, rows=40, seed=2)[0]
+        rows[:, 5] += 2.0  # drift on f5
+        with httpx.Client() as client:
+            for row in rows:
+                assert client.post(dep.scoring_uri, json={"data": [row.tolist()]}).status_code == 200
+            for _ in range(10):
+                assert client.post(dep.scoring_uri, json={"data": [[1, 2]]}).status_code == 400
+        deadline = time.monotonic() + 20
+        while len(frame := mlops.collected_data("fraud")) < 50 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert len(frame) == 50 and "f5" in frame.columns  # feature names from the baseline
+        board = mlops.dashboard("fraud", since="1h")
+    finally:
+        mlops.undeploy("fraud")
+    traces = {t.name: t for t in board.figure.data}
+    assert sum(traces["status 200"].y) == 40 and sum(traces["status 400"].y) == 10
+    assert {"p50", "p95", "p99", "error rate", "PSI", "probabilities[-1]"} <= set(traces)
+    assert max(traces["error rate"].y) == pytest.approx(20.0)
+    assert len(traces["probabilities[-1]"].x) == 40
+    psi = dict(zip(traces["PSI"].x, traces["PSI"].y))
+    assert board.drifted_features == ["f5"] and psi["f5"] > 0.2
+    assert any(getattr(s, "y0", None) == 0.2 for s in board.figure.layout.shapes)  # the threshold line
+    html = board.to_html(tmp_path / "out" / "fraud.html")
+    assert html.stat().st_size > 100_000 and "Input drift" in html.read_text()
+
+
+def test_since_is_validated(workspace: Workspace) -> None:
+    with pytest.raises(mlops.UsageError, match=r"^Invalid duration 'yesterday': write a number and s, m, h, d or w"):
+        mlops.dashboard("fraud", since="yesterday")
