@@ -5,7 +5,8 @@ wrk (Debian) sends single-row requests on 127.0.0.1 at 1, 8 and 64 connections t
   minimal   a minimal Starlette + uvicorn + orjson server doing the same session.run
             (bench/minimal_server.py), with the same number of worker processes;
 and raw session.run in-process gives the floor. Then an MLP (single-row run >= 100 us) with
-adaptive batching off and on. Ratios are against the baseline measured in the same run.
+adaptive batching off and on; and our server with inference data collection on and off.
+Ratios are against the baseline measured in the same run.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--conns", default="1,8,64")
+    parser.add_argument("--skip-mlp", action="store_true")
     args = parser.parse_args()
     conns = [int(c) for c in args.conns.split(",")]
     work = Path(tempfile.mkdtemp(prefix="mlops-bench-serve-"))
@@ -134,6 +136,20 @@ def main() -> None:
         rows += [(name, c, results[(name, c)], results[("minimal", c)]) for name in urls]
     table("logistic regression (20 features): ratios against minimal at the same connections", rows, "minimal")
 
+    collect = ours(lr, work, p5 := free_port(), collect=True, collect_store=str(work / "store"),
+                   collect_spool_dir=str(work / "spool"), deployment="bench")
+    r_collect = {c: wrk(f"http://127.0.0.1:{p5}/score", body, c, args.duration, KEY) for c in conns}
+    collect.stop()
+    off = ours(lr, work, p6 := free_port())
+    r_plain = {c: wrk(f"http://127.0.0.1:{p6}/score", body, c, args.duration, KEY) for c in conns}
+    off.stop()
+    rows = [(f"ours collect {n}", c, r[c], r_plain[c]) for c in conns for n, r in (("off", r_plain), ("on", r_collect))]
+    table("data collection: ratios against ours with collection off", rows, "off")
+    stored = sum(p.read_bytes().count(b"\n") for p in (work / "store").rglob("*.jsonl"))
+    print(f"records collected and stored: {stored:,}")
+
+    if args.skip_mlp:
+        return
     mlp_floor = raw_session(mlp, row)
     print(f"\nMLP 20-2048-2048-2: raw single-row session.run p50 {mlp_floor['p50'] * 1000:.0f} us")
     off = ours(mlp, work, p3 := free_port())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,10 @@ def train_onnx(path: Path, n_features: int = 20, seed: int = 0) -> Path:
                   options={id(clf): {"zipmap": False}})
     path.write_bytes(onx.SerializeToString())
     return path
+
+
+def baseline_data(rows: int = 2000, seed: int = 0, n_features: int = 20) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(rows, n_features)).astype(np.float32)
 
 
 def step(title: str) -> None:
@@ -56,27 +61,44 @@ def main() -> int:
         print("score:", svc.score(rows))
 
     step("build an image (where a Docker engine answers)")
+    docker = True
     try:
         image = mlops.build_image("quickstart-churn", model, tags={"stage": "dev"}, progress=False)
+        print(image)
+        print("smoke test:", mlops.smoke_test_image(image, rows.tolist()))
     except mlops.BuildError as exc:
         if "No Docker engine" not in str(exc):
             raise
-        print("skipped:", exc)
-        return 0
-    print(image)
-    print("smoke test:", mlops.smoke_test_image(image, rows.tolist()))
+        print("no Docker engine: building the context only and deploying as a local process")
+        docker = False
+        image = mlops.build_image("quickstart-churn", model, docker=False)
 
-    step("deploy (docker target), score, update to a new model version")
-    v2 = mlops.register_model(train_onnx(work / "churn-v2.onnx", seed=1), "quickstart-churn", tags={"stage": "dev"})
-    image2 = mlops.build_image("quickstart-churn", v2, progress=False)
+    step(f"deploy ({'docker' if docker else 'process'} target, collecting data), score, update")
+    v2 = mlops.register_model(train_onnx(work / "churn-v2.onnx", seed=1), "quickstart-churn", tags={"stage": "dev"},
+                              baseline=baseline_data())
+    image2 = mlops.build_image("quickstart-churn", v2, progress=False, docker=docker)
     for old in mlops.list_deployments(image="quickstart-churn"):
         mlops.undeploy(old.name)
-    dep = mlops.deploy("quickstart-churn", image, target="docker")
+    dep = mlops.deploy("quickstart-churn", image, target="docker" if docker else "process", collect=True)
     print(dep)
     print("score:", dep.score(rows))
     dep = mlops.update_deployment("quickstart-churn", image2)
     print("updated:", dep.image, dep.state, dep.scoring_uri)
+    live = baseline_data(200, seed=7)
+    live[:, 3] += 1.5  # feature x3 drifts
+    for row in live:
+        dep.score([row.tolist()])
     print("score:", dep.score(rows))
+
+    step("monitor: collected data and the dashboard")
+    deadline = time.monotonic() + 30
+    while len(frame := mlops.collected_data("quickstart-churn")) < 203 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    print(f"{len(frame)} rows collected; columns: {', '.join(map(str, frame.columns[:12]))}, ...")
+    board = mlops.dashboard("quickstart-churn", since="1h")
+    print(board)
+    print("dashboard:", board.to_html(Path("quickstart-dashboard.html").resolve()))
+    print(f"\nThe deployment keeps serving at {dep.scoring_uri}; `jupyter-mlops deployments delete quickstart-churn` stops it.")
     return 0
 
 

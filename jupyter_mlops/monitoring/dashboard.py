@@ -38,11 +38,25 @@ class Dashboard:
         return f"Dashboard(deployment={self.deployment!r}, requests={n}, drifted={self.drifted_features!r})"
 
 
-def per_minute(frame: Any) -> Any:
+BINS = (("10s", "10 s"), ("min", "minute"), ("5min", "5 minutes"), ("15min", "15 minutes"), ("h", "hour"), ("D", "day"))
+
+
+def bin_size(frame: Any) -> tuple[str, str]:
+    """A bin that gives the time axis at least ~10 points: 10 s for a short test, days for a month."""
+    import pandas as pd
+
+    span = frame["time"].max() - frame["time"].min() if len(frame) else pd.Timedelta(0)
+    for freq, label in BINS:
+        if span / pd.Timedelta(freq) <= 120:
+            return freq, label
+    return BINS[-1]
+
+
+def per_minute(frame: Any, freq: str = "min") -> Any:
     import pandas as pd
 
     requests = frame.drop_duplicates("request_id").copy()
-    requests["minute"] = requests["time"].dt.floor("min")
+    requests["minute"] = requests["time"].dt.floor(freq)
     by_status = requests.pivot_table(index="minute", columns="status", values="request_id", aggfunc="count", fill_value=0)
     latency = requests.groupby("minute")["latency_ms"].quantile([0.5, 0.95, 0.99]).unstack()
     errors = requests.assign(err=requests["status"] >= 400).groupby("minute")["err"].mean() * 100
@@ -69,13 +83,15 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    has_data = frame is not None and not frame.empty and "status" in frame
+    freq, label = bin_size(frame) if has_data else ("min", "minute")
     fig = make_subplots(
         rows=3, cols=2, specs=[[{}, {}], [{}, {}], [{"colspan": 2}, None]], vertical_spacing=0.12,
-        subplot_titles=("Requests per minute by status", "Latency (ms)", "Error rate (%)",
+        subplot_titles=(f"Requests per {label} by status", f"Latency (ms) per {label}", "Error rate (%)",
                         "Predictions", "Input drift (PSI) against the baseline"),
     )
-    if frame is not None and not frame.empty and "status" in frame:
-        by_status, latency, errors = per_minute(frame)
+    if has_data:
+        by_status, latency, errors = per_minute(frame, freq)
         for status in by_status.columns:
             fig.add_trace(go.Bar(x=by_status.index, y=by_status[status], name=f"status {status}"), row=1, col=1)
         for q, label in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):

@@ -75,6 +75,11 @@ class ArtifactStore(ABC):
     @abstractmethod
     def delete(self, name: str) -> None: ...
 
+    def move_file(self, name: str, path: Path) -> None:
+        """Store a file under ``name`` and remove the original (a rename where the store allows)."""
+        self.upload_file(name, path, progress=False)
+        path.unlink()
+
     # --- content addressing, shared by all backends -----------------------------------------
     def put_file(self, path: str | os.PathLike[str], progress: bool | None = None) -> tuple[str, int]:
         """Store a file by content; returns ``(sha256, size)``. Known content is not re-sent."""
@@ -123,6 +128,14 @@ class LocalArtifactStore(ArtifactStore):
 
     def upload_file(self, name: str, path: Path, progress: bool | None = None) -> None:
         self._copy(path, self._path(name), progress, f"storing {path.name}")
+
+    def move_file(self, name: str, path: Path) -> None:
+        dest = self._path(name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, dest)  # same file system: no copy at all
+        except OSError:
+            super().move_file(name, path)
 
     def download_file(self, name: str, dest: Path, progress: bool | None = None) -> None:
         src = self._path(name)
