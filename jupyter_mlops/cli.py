@@ -11,7 +11,7 @@ from typing import Any
 from . import api
 from .display import text_table
 from .errors import MlopsError
-from .names import parse_ref
+from .names import parse_exact_ref, parse_ref
 
 Handler = Callable[[argparse.Namespace], Any]
 
@@ -72,9 +72,7 @@ def cmd_models_download(args: argparse.Namespace) -> Any:
 
 
 def cmd_models_delete(args: argparse.Namespace) -> Any:
-    ref = parse_ref(args.ref)
-    if ref.version is None:
-        raise MlopsError(f"Give the version to delete: {ref.name}:VERSION.")
+    ref = parse_exact_ref(args.ref)
     api.delete_model(ref.name, ref.version, workspace=args.workspace)
     return {"deleted": str(ref)}
 
@@ -133,9 +131,7 @@ def cmd_images_show(args: argparse.Namespace) -> Any:
 
 
 def cmd_images_delete(args: argparse.Namespace) -> Any:
-    ref = parse_ref(args.ref, "image")
-    if ref.version is None:
-        raise MlopsError(f"Give the version to delete: {ref.name}:VERSION.")
+    ref = parse_exact_ref(args.ref, "image")
     api.delete_image(ref.name, ref.version, workspace=args.workspace)
     return {"deleted": str(ref)}
 

@@ -19,7 +19,7 @@ from traitlets.config import Configurable
 
 from . import api
 from .errors import MlopsError
-from .names import parse_ref
+from .names import parse_exact_ref, parse_ref
 
 
 def _adapter(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,9 +119,7 @@ class MlopsMagics(Magics, Configurable):
     @_adapter
     def delete_model(self, args: Any) -> Any:
         """Delete one model version (refused while an image uses it)."""
-        ref = parse_ref(args.ref)
-        if ref.version is None:
-            raise UsageError(f"Give the version to delete: {ref.name}:VERSION.")
+        ref = parse_exact_ref(args.ref)
         api.delete_model(ref.name, ref.version, workspace=self._ws)
         print(f"Deleted model {ref}.")
 
@@ -178,9 +176,7 @@ class MlopsMagics(Magics, Configurable):
     @_adapter
     def delete_image(self, args: Any) -> Any:
         """Delete one image version (refused while a deployment uses it)."""
-        ref = parse_ref(args.ref, "image")
-        if ref.version is None:
-            raise UsageError(f"Give the version to delete: {ref.name}:VERSION.")
+        ref = parse_exact_ref(args.ref, "image")
         api.delete_image(ref.name, ref.version, workspace=self._ws)
         print(f"Deleted image {ref}.")
 

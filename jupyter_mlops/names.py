@@ -53,6 +53,14 @@ def parse_ref(text: str, kind: str = "model") -> Ref:
     return Ref(name, parse_version(version) if sep else None)
 
 
+def parse_exact_ref(text: str, kind: str = "model") -> Ref:
+    """``NAME:VERSION`` where the version is required (deletes name one version, never "the latest")."""
+    ref = parse_ref(text, kind)
+    if ref.version is None:
+        raise UsageError(f"Give the version to delete: {ref.name}:VERSION.")
+    return ref
+
+
 @dataclass(frozen=True)
 class KeyFilter:
     """A filter written ``key`` (has the key) or ``key=value``."""

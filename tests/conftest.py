@@ -38,7 +38,6 @@ def base_image() -> str:
 @pytest.fixture
 def docker_workspace(base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     """An embedded workspace whose images build on the local base image."""
-    root = tmp_path / "ws"
     (tmp_path / "jupyter-mlops.toml").write_text(f'[workspace]\nroot = "ws"\nbase_image = "{base_image}"\n')
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "jupyter-mlops.toml"))
     return Workspace.from_config(tmp_path / "jupyter-mlops.toml", source="test")

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from ..appdir import resolve_models
-from ..errors import BuildError, InUseError, NotFoundError, UsageError
-from ..names import parse_filters, parse_pairs, parse_ref, parse_version, validate_name
+from ..errors import BuildError, InUseError, UsageError
+from ..names import parse_filters, parse_pairs, parse_ref, validate_name
 from ..registry.records import Model
 from ..store import kv
-from ..store.paging import fetch_page
+from ..store.paging import fetch_page, find_version
 from ..store.schema import deployments, image_models, images, models
 from ..workspace import Workspace
 from .context import ImageSpec, read_requirements, write_context
@@ -159,18 +159,7 @@ class ImageRegistry:
 
     # --- helpers --------------------------------------------------------------------------------
     def _find(self, conn: Connection, name: str, version: int | str | None):  # type: ignore[no-untyped-def]
-        validate_name(name, "image")
-        query = select(images).where(images.c.name == name)
-        if version is None:
-            row = conn.execute(query.order_by(images.c.version.desc()).limit(1)).first()
-            if row is None:
-                raise NotFoundError(f"Image {name!r} not found.")
-            return row
-        v = parse_version(version)
-        row = conn.execute(query.where(images.c.version == v)).first()
-        if row is None:
-            raise NotFoundError(f"Image {name}:{v} not found.")
-        return row
+        return find_version(conn, images, name, version, "image")
 
     @staticmethod
     def _load(conn: Connection, rows: list[Any]) -> list[Image]:

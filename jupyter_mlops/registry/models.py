@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
-from ..errors import InUseError, NotFoundError, UsageError
-from ..names import parse_filters, parse_pairs, parse_version, validate_name
+from ..errors import InUseError, UsageError
+from ..names import parse_filters, parse_pairs, validate_name
 from ..store import kv
-from ..store.paging import fetch_page
+from ..store.paging import fetch_page, find_version
 from ..store.schema import image_models, images, models
 from ..workspace import Workspace
 from .framework import FRAMEWORKS, detect_framework, read_signature
@@ -179,18 +179,7 @@ class ModelRegistry:
 
     # --- helpers ------------------------------------------------------------------------------
     def _find(self, conn: Connection, name: str, version: int | str | None):  # type: ignore[no-untyped-def]
-        validate_name(name)
-        query = select(models).where(models.c.name == name)
-        if version is None:
-            row = conn.execute(query.order_by(models.c.version.desc()).limit(1)).first()
-            if row is None:
-                raise NotFoundError(f"Model {name!r} not found.")
-            return row
-        v = parse_version(version)
-        row = conn.execute(query.where(models.c.version == v)).first()
-        if row is None:
-            raise NotFoundError(f"Model {name}:{v} not found.")
-        return row
+        return find_version(conn, models, name, version, "model")
 
     @staticmethod
     def _row(conn: Connection, model_id: int):  # type: ignore[no-untyped-def]

@@ -1,12 +1,13 @@
-"""Newest-first pages of a query, with a look-ahead row to tell whether more exist."""
+"""Queries shared by the versioned registries: newest-first pages, and NAME[:VERSION] look-ups."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, select
 
-from ..errors import UsageError
+from ..errors import NotFoundError, UsageError
+from ..names import parse_version, validate_name
 
 
 def fetch_page(
@@ -18,3 +19,19 @@ def fetch_page(
         query = query.where(and_(*conditions))
     rows = conn.execute(query.order_by(id_column.desc()).limit(limit + 1).offset(offset)).all()
     return rows[:limit], len(rows) > limit
+
+
+def find_version(conn: Connection, table: Table, name: str, version: int | str | None, kind: str) -> Any:
+    """The row of ``name`` at ``version``, or its latest version when ``version`` is None."""
+    validate_name(name, kind)
+    query = select(table).where(table.c.name == name)
+    if version is None:
+        row = conn.execute(query.order_by(table.c.version.desc()).limit(1)).first()
+        if row is None:
+            raise NotFoundError(f"{kind.capitalize()} {name!r} not found.")
+        return row
+    v = parse_version(version)
+    row = conn.execute(query.where(table.c.version == v)).first()
+    if row is None:
+        raise NotFoundError(f"{kind.capitalize()} {name}:{v} not found.")
+    return row
