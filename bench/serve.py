@@ -54,6 +54,18 @@ def wrk(url: str, body: str, conns: int, duration: int, key: str | None) -> dict
             "errors": float(errors.group(1)) if errors else 0.0}
 
 
+def compare(urls: dict[str, tuple[str, str | None]], body: str, conns: list[int], duration: int,
+            repeat: int) -> dict[tuple[str, int], dict[str, float]]:
+    """wrk each server at each connection count, interleaved, ``repeat`` times; the median run of each
+    cell (by requests/s). Interleaving spreads the machine's drift over all servers alike."""
+    runs: dict[tuple[str, int], list[dict[str, float]]] = {}
+    for _ in range(repeat):
+        for c in conns:
+            for name, (url, key) in urls.items():
+                runs.setdefault((name, c), []).append(wrk(url, body, c, duration, key))
+    return {cell: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] for cell, rs in runs.items()}
+
+
 def raw_session(model: Path, row: list[float], n: int = 3000) -> dict[str, float]:
     import onnxruntime as ort
 
@@ -116,6 +128,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--conns", default="1,8,64")
     parser.add_argument("--skip-mlp", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per cell, interleaved; the median is shown")
     args = parser.parse_args()
     conns = [int(c) for c in args.conns.split(",")]
     work = Path(tempfile.mkdtemp(prefix="mlops-bench-serve-"))
@@ -123,12 +136,13 @@ def main() -> None:
     mlp = onnx_mlp(work / "mlp.onnx", hidden=2048)
     row = np.random.default_rng(0).normal(size=20).round(4).tolist()
     body = json.dumps({"data": [row]})
-    print(f"workers per server: {WORKERS}; wrk -t1; {args.duration} s per cell; single-row JSON requests")
+    print(f"workers per server: {WORKERS}; wrk -t1; {args.duration} s per run, median of {args.repeat} interleaved "
+          "runs per cell; single-row JSON requests")
 
     floor = raw_session(lr, row)
     servers = {"minimal": minimal(lr, p1 := free_port()), "ours (auth+metrics)": ours(lr, work, p2 := free_port())}
     urls = {"minimal": (f"http://127.0.0.1:{p1}/score", None), "ours (auth+metrics)": (f"http://127.0.0.1:{p2}/score", KEY)}
-    results = {(name, c): wrk(url, body, c, args.duration, key) for c in conns for name, (url, key) in urls.items()}
+    results = compare(urls, body, conns, args.duration, args.repeat)
     for s in servers.values():
         s.stop()
     rows = [("raw session.run", 1, floor, results[("minimal", 1)])]
@@ -138,12 +152,12 @@ def main() -> None:
 
     collect = ours(lr, work, p5 := free_port(), collect=True, collect_store=str(work / "store"),
                    collect_spool_dir=str(work / "spool"), deployment="bench")
-    r_collect = {c: wrk(f"http://127.0.0.1:{p5}/score", body, c, args.duration, KEY) for c in conns}
-    collect.stop()
     off = ours(lr, work, p6 := free_port())
-    r_plain = {c: wrk(f"http://127.0.0.1:{p6}/score", body, c, args.duration, KEY) for c in conns}
+    res = compare({"off": (f"http://127.0.0.1:{p6}/score", KEY), "on": (f"http://127.0.0.1:{p5}/score", KEY)},
+                  body, conns, args.duration, args.repeat)
+    collect.stop()
     off.stop()
-    rows = [(f"ours collect {n}", c, r[c], r_plain[c]) for c in conns for n, r in (("off", r_plain), ("on", r_collect))]
+    rows = [(f"ours collect {n}", c, res[(n, c)], res[("off", c)]) for c in conns for n in ("off", "on")]
     table("data collection: ratios against ours with collection off", rows, "off")
     stored = sum(p.read_bytes().count(b"\n") for p in (work / "store").rglob("*.jsonl"))
     print(f"records collected and stored: {stored:,}")
@@ -153,12 +167,12 @@ def main() -> None:
     mlp_floor = raw_session(mlp, row)
     print(f"\nMLP 20-2048-2048-2: raw single-row session.run p50 {mlp_floor['p50'] * 1000:.0f} us")
     off = ours(mlp, work, p3 := free_port())
-    r_off = {c: wrk(f"http://127.0.0.1:{p3}/score", body, c, args.duration, KEY) for c in conns}
+    on = ours(mlp, work, p4 := free_port(), max_batch_size=64, max_batch_delay_ms=2.0)
+    res = compare({"off": (f"http://127.0.0.1:{p3}/score", KEY), "on": (f"http://127.0.0.1:{p4}/score", KEY)},
+                  body, conns, args.duration, args.repeat)
     off.stop()
-    on = ours(mlp, work, p4 := free_port(), max_batch_size=64, max_batch_delay_ms=float(os.environ.get("BENCH_DELAY_MS", "2")))
-    r_on = {c: wrk(f"http://127.0.0.1:{p4}/score", body, c, args.duration, KEY) for c in conns}
     on.stop()
-    rows = [(f"ours batching {n}", c, r[c], r_off[c]) for c in conns for n, r in (("off", r_off), ("on", r_on))]
+    rows = [(f"ours batching {n}", c, res[(n, c)], res[("off", c)]) for c in conns for n in ("off", "on")]
     table("MLP: ratios against ours with batching off", rows, "off")
     shutil.rmtree(work, ignore_errors=True)
 

@@ -77,6 +77,7 @@ def _error_body(path: str, message: str) -> dict[str, Any]:
 class ScoringApp:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+        self._prefixes: dict[tuple[Any, Any, str], bytes] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -134,11 +135,13 @@ class ScoringApp:
 
     def _collect(self, req: Request, label: str, response: Response, elapsed: float) -> None:
         model, version = req.model or self.rt.default_model
-        fields = {"time": time.time(), "deployment": self.rt.collector.deployment, "model": model,  # type: ignore[union-attr]
-                  "model_version": version, "collector": "request", "route": label, "status": response.status,
-                  "latency_ms": round(elapsed * 1000, 3), "request_id": req.request_id,
-                  "correlation_id": req.headers.get("x-ms-client-request-id")}
-        self.rt.collector.record(fields, req._body or b"", response.body)  # type: ignore[union-attr]
+        collector = self.rt.collector
+        key = (model, version, label)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            prefix = self._prefixes[key] = collector.request_prefix(model, version, label)  # type: ignore[union-attr]
+        collector.record(prefix, model, version, time.time(), response.status, elapsed,  # type: ignore[union-attr]
+                         req.request_id, req.headers.get("x-ms-client-request-id"), req._body or b"", response.body)
 
     @staticmethod
     async def _send(send: Any, req: Request, response: Response, elapsed: float) -> None:
