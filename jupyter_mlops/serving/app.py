@@ -77,7 +77,7 @@ def _error_body(path: str, message: str) -> dict[str, Any]:
 class ScoringApp:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self._prefixes: dict[tuple[Any, Any, str], bytes] = {}
+        self._prefixes: dict[tuple[Any, str], tuple[bytes, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -89,7 +89,7 @@ class ScoringApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.rt.start_collecting()
+                self.rt.start_collecting(asyncio.get_running_loop())
                 self.rt.start_loading()
                 self._publisher = asyncio.get_running_loop().create_task(self.rt.metrics.publish_forever())
                 await send({"type": "lifespan.startup.complete"})
@@ -134,14 +134,13 @@ class ScoringApp:
         rt.metrics.observe(label, response.status, elapsed)
 
     def _collect(self, req: Request, label: str, response: Response, elapsed: float) -> None:
-        model, version = req.model or self.rt.default_model
-        collector = self.rt.collector
-        key = (model, version, label)
-        prefix = self._prefixes.get(key)
-        if prefix is None:
-            prefix = self._prefixes[key] = collector.request_prefix(model, version, label)  # type: ignore[union-attr]
-        collector.record(prefix, model, version, time.time(), response.status, elapsed,  # type: ignore[union-attr]
-                         req.request_id, req.headers.get("x-ms-client-request-id"), req._body or b"", response.body)
+        key = (req.model or self.rt.default_model, label)
+        entry = self._prefixes.get(key)
+        if entry is None:  # once per (model, version, route): the record's constant bytes, its group key
+            model_key = key[0]
+            entry = self._prefixes[key] = (self.rt.collector.request_prefix(*model_key, label), model_key)  # type: ignore[union-attr]
+        self.rt.collector.record(entry[0], entry[1], time.time(), response.status, elapsed, req.request_id,  # type: ignore[union-attr]
+                                 req.headers.get("x-ms-client-request-id"), req._body or b"", response.body)
 
     @staticmethod
     async def _send(send: Any, req: Request, response: Response, elapsed: float) -> None:

@@ -67,12 +67,15 @@ class DataCollector:
         self.seq = 0
         self._mm, self._fd, self._offset = self._open_segment()
         self._keys: set[tuple[Any, Any, int]] = set()  # (model, version, hour) of the open segment
+        self._last_key: Any = None
+        self._hour_start = 0.0
         self._count = 0  # records in the open segment
         self._sealed: dict[str, tuple[set[tuple[Any, Any, int]], int, int]] = {}  # closed -> keys, bytes, records
-        self._swap = threading.Lock()
-        self.spool_bytes = 0
+        self._sealed_bytes = 0
+        self._sealed_count = 0  # records ever sealed
+        self._loop: Any = None  # the event loop whose thread owns the open segment
+        self._loop_thread: int | None = None
         self.dropped = 0
-        self.collected = 0
         self.uploaded = 0
         self._store: Any = None
         self._stop = threading.Event()
@@ -92,13 +95,22 @@ class DataCollector:
                              "collector": "request", "route": route})
         return b"," + head[1:-1]
 
-    def record(self, prefix: bytes, model: Any, version: Any, ts: float, status: int, latency_s: float,
+    def record(self, prefix: bytes, key: tuple[Any, Any], ts: float, status: int, latency_s: float,
                request_id: str, correlation_id: str | None, request_body: bytes, response_body: bytes) -> None:
-        """Spool one request record; bodies go in as JSON when they are JSON."""
+        """Spool one request record; bodies go in as JSON when they are JSON. Event loop thread only."""
+        if request_body[:1] not in _OPEN or request_body[-1:] not in _CLOSE:
+            request_body = _json_or_string(request_body)
+        if response_body[:1] not in _OPEN or response_body[-1:] not in _CLOSE:
+            response_body = _json_or_string(response_body)
         line = _LINE % (ts, prefix, status, latency_s * 1000, orjson.dumps(request_id),
-                        b"null" if correlation_id is None else orjson.dumps(correlation_id),
-                        _json_or_string(request_body), _json_or_string(response_body))
-        self._append(line, (model, version, int(ts) // 3600))
+                        b"null" if correlation_id is None else orjson.dumps(correlation_id), request_body, response_body)
+        if key is not self._last_key or not self._hour_start <= ts < self._hour_start + 3600:
+            self._note_key(key, ts)
+        self._append(line)
+
+    def _note_key(self, key: tuple[Any, Any], ts: float) -> None:
+        self._last_key, self._hour_start = key, ts - ts % 3600
+        self._keys.add((*key, int(ts) // 3600))
 
     def custom(self, name: str, data: Any) -> None:
         req = current_request.get() or {}
@@ -106,29 +118,45 @@ class DataCollector:
                   "model_version": req.get("model_version"), "collector": name,
                   "request_id": req.get("request_id"), "correlation_id": req.get("correlation_id")}
         line = orjson.dumps({**fields, "data": _plain(data)}, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
-        self._append(line, (fields["model"], fields["model_version"], int(fields["time"] // 3600)))
+        if self._loop is not None and threading.get_ident() != self._loop_thread:
+            # a scoring script runs on a worker thread: the spool belongs to the event loop thread
+            done = threading.Event()
 
-    def _append(self, line: bytes, key: tuple[Any, Any, int]) -> None:
-        if self.spool_bytes + len(line) > self.max_spool_bytes:
+            def write() -> None:
+                self._note_key((fields["model"], fields["model_version"]), fields["time"])
+                self._append(line)
+                done.set()
+
+            self._loop.call_soon_threadsafe(write)
+            done.wait(5)
+            return
+        self._note_key((fields["model"], fields["model_version"]), fields["time"])
+        self._append(line)
+
+    def _append(self, line: bytes) -> None:
+        n = len(line)
+        if self._offset + n > SEGMENT_BYTES:
+            self._seal()
+        if self._sealed_bytes + self._offset + n > self.max_spool_bytes:
             self.dropped += 1
             return
-        with self._swap:
-            end = self._offset + len(line)
-            if end > SEGMENT_BYTES:
-                self._seal_locked()
-                end = len(line)
-            self._mm[end - len(line):end] = line
-            self._offset = end
-            self._count += 1
-            if key not in self._keys:
-                self._keys.add(key)
-        self.spool_bytes += len(line)
-        self.collected += 1
+        self._mm.write(line)
+        self._offset += n
+        self._count += 1
+
+    @property
+    def spool_bytes(self) -> int:
+        return self._sealed_bytes + self._offset
+
+    @property
+    def collected(self) -> int:
+        return self._sealed_count + self._count
 
     # --- background --------------------------------------------------------------------------------
-    def start(self) -> DataCollector:
+    def start(self, loop: Any = None) -> DataCollector:
         global _active
         _active = self
+        self._loop, self._loop_thread = loop, threading.get_ident() if loop is not None else None
         self._thread.start()
         return self
 
@@ -142,18 +170,37 @@ class DataCollector:
         os.ftruncate(fd, SEGMENT_BYTES)  # sparse: disk is used only as records arrive
         return mmap.mmap(fd, SEGMENT_BYTES), fd, 0
 
-    def _seal_locked(self) -> None:
-        """Close the open segment at its written length and start the next (holding ``_swap``)."""
+    def _seal(self) -> None:
+        """Close the open segment at its written length and start the next. Event loop thread only
+        (the request path writes without a lock)."""
         mm, fd, length, name, keys, count = self._mm, self._fd, self._offset, f"{self.seq:08d}.jsonl", self._keys, self._count
         (self._mm, self._fd, self._offset), self._keys, self._count = self._open_segment(), set(), 0
+        self._last_key = None
         mm.close()
         os.ftruncate(fd, length)
         os.close(fd)
         self._sealed[name] = (keys, length, count)
+        self._sealed_bytes += length
+        self._sealed_count += count
 
     def _rotate(self) -> None:
-        with self._swap:
-            self._seal_locked()
+        """From the writer thread: have the event loop seal the segment, and wait for it."""
+        if self._loop is None or self._loop.is_closed():
+            self._seal()
+            return
+        done = threading.Event()
+
+        def seal() -> None:
+            self._seal()
+            done.set()
+
+        try:
+            self._loop.call_soon_threadsafe(seal)
+        except RuntimeError:  # the loop has stopped: nobody writes any more
+            self._seal()
+            return
+        if not done.wait(10):
+            log.warning("collector: the event loop did not seal the segment in time")
 
     def _run(self) -> None:
         backoff = self.flush_s
@@ -217,7 +264,7 @@ class DataCollector:
         segment.unlink(missing_ok=True)
         self._sealed.pop(segment.name, None)
         if worker == self.worker:
-            self.spool_bytes = max(0, self.spool_bytes - size)
+            self._sealed_bytes = max(0, self._sealed_bytes - size)
             self.uploaded += records
 
     def _adopt_orphans(self) -> None:
@@ -249,6 +296,7 @@ _HEAD = re.compile(rb'^\{"time":([0-9.e+-]+),"deployment":(' + _STR + rb'),"mode
                    + _STR + rb'|-?\d+|null),')
 
 
+_OPEN, _CLOSE = (b"{", b"["), (b"}", b"]")
 _LINE = b'{"time":%.6f%s,"status":%d,"latency_ms":%.3f,"request_id":%s,"correlation_id":%s,"request":%s,"response":%s}\n'
 
 

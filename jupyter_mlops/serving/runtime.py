@@ -41,7 +41,7 @@ class Runtime:
         first = config.models[0] if config.models else {}
         self.default_model = (first.get("name"), first.get("version"))
 
-    def start_collecting(self) -> None:
+    def start_collecting(self, loop: Any = None) -> None:
         """In the worker process (after fork): spool and writer thread of our own."""
         cfg = self.config
         if cfg.collect and self.collector is None:
@@ -49,7 +49,7 @@ class Runtime:
                 raise ValueError("collect is on but collect_store is not set")
             spool = Path(cfg.collect_spool_dir) if cfg.collect_spool_dir else cfg.app_path / "spool"
             self.collector = DataCollector(cfg.deployment or "local", cfg.collect_store, spool, cfg.collect_sample_rate,
-                                           cfg.collect_flush_s, cfg.collect_max_spool_bytes).start()
+                                           cfg.collect_flush_s, cfg.collect_max_spool_bytes).start(loop)
             self.metrics.collector = self.collector
 
     # --- start-up ---------------------------------------------------------------------------
