@@ -311,7 +311,7 @@ def serve(
     import hashlib
 
     from .appdir import resolve_models, write_app_dir
-    from .local_server import free_port, start_process, wait_ready
+    from .local_server import free_port, log_tail, pid_alive, start_process, wait_ready
 
     ws = _ws(workspace)
     resolved = resolve_models(ws, [models] if isinstance(models, (str, Model)) else list(models))
@@ -324,7 +324,7 @@ def serve(
     proc = start_process(app, log_path, auth_keys)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url, proc.pid, log_path, timeout=120)
+        wait_ready(url, lambda: pid_alive(proc.pid), lambda: log_tail(log_path), timeout=120)
     except Exception:
         from .local_server import stop_process
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from . import client
@@ -50,24 +51,26 @@ def start_process(app_dir: Path, log_path: Path, keys: list[str] | None = None,
         )
 
 
-def wait_ready(base_url: str, pid: int | None, log_path: Path, timeout: float, cafile: str | None = None) -> None:
-    """Poll ``/ready`` until 200; raise with the log tail if the process dies or time runs out."""
+def wait_ready(base_url: str, alive: Callable[[], bool], logs: Callable[[], str], timeout: float,
+               cafile: str | None = None) -> None:
+    """Poll ``/ready`` until 200; raise with the log tail if the server dies, its init() failed, or
+    time runs out. ``alive`` and ``logs`` say how to watch it (a process, a container)."""
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
-        if pid is not None and not pid_alive(pid):
-            raise DeploymentError(f"The server exited before it was ready ({base_url}).", detail=log_tail(log_path))
+        if not alive():
+            raise DeploymentError(f"The server exited before it was ready ({base_url}).", detail=logs())
         try:
             status, reply = client.request(f"{base_url}/ready", cafile=cafile, timeout=2)
             if status == 200:
                 return
             last = reply.get("message", str(reply)) if isinstance(reply, dict) else str(reply)
             if "init failed" in last:  # it will not get better by waiting
-                raise DeploymentError(last, detail=log_tail(log_path))
+                raise DeploymentError(last, detail=logs())
         except OSError as exc:
             last = str(getattr(exc, "reason", exc))
         time.sleep(0.1)
-    raise DeploymentError(f"Not ready after {timeout:g} s ({last}).", detail=log_tail(log_path))
+    raise DeploymentError(f"Not ready after {timeout:g} s ({last}).", detail=logs())
 
 
 def pid_alive(pid: int) -> bool:

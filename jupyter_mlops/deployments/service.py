@@ -136,8 +136,7 @@ class DeploymentService:
             self._set(name, state=tgt.status(self._context(row), row.handle))
             self._event(name, "update-failed", f"{img.ref} never got ready; still serving {self._image_ref(row.image_id)}. {_reason(exc)}")
             raise
-        if hasattr(tgt, "cleanup"):
-            tgt.cleanup(row.handle)
+        tgt.cleanup(row.handle)
         self._set(name, state="healthy", handle=handle, image_id=img.id, scoring_uri=tgt.scoring_uri(ctx))
         self._event(name, "updated", f"now serving image {img.ref}")
         return self.get(name, refresh=False)

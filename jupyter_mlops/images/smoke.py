@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import client
 from ..errors import DeploymentError
-from ..local_server import free_port
+from ..local_server import free_port, wait_ready
 from .builder import docker_client
 from .context import PORT
 from .records import Image
@@ -23,27 +23,11 @@ def run_container(image: Image, port: int, env: dict[str, str] | None = None, na
 
 
 def wait_container_ready(container: Any, url: str, timeout: float = 120.0, cafile: str | None = None) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
+    def alive() -> bool:
         container.reload()
-        if container.status in ("exited", "dead"):
-            raise DeploymentError(f"The container exited ({container.attrs['State'].get('ExitCode')}) before it was ready.",
-                                  detail=container.logs(tail=20).decode("utf-8", "replace"))
-        try:
-            status, reply = client.request(f"{url}/ready", cafile=cafile, timeout=2)
-            if status == 200:
-                return
-            last = reply.get("message", str(reply)) if isinstance(reply, dict) else str(reply)
-            if "init failed" in last:
-                break
-        except OSError as exc:
-            last = str(getattr(exc, "reason", exc))
-        time.sleep(0.2)
-    raise DeploymentError(f"Not ready after {timeout:g} s ({last}).",
-                          detail=container.logs(tail=20).decode("utf-8", "replace"))
+        return container.status not in ("exited", "dead")
+
+    wait_ready(url, alive, lambda: container.logs(tail=20).decode("utf-8", "replace"), timeout, cafile)
 
 
 def smoke_test(image: Image, data: Any, timeout: float = 120.0) -> Any:

@@ -127,6 +127,19 @@ class Target(ABC):
     def keys_changed(self, ctx: DeployContext, handle: dict[str, Any]) -> None:
         """Keys were regenerated. Local targets watch the keys file: nothing to do."""
 
+    def cleanup(self, handle: dict[str, Any]) -> None:
+        """A version was replaced: remove what it left on this machine."""
+        remove_tree(handle.get("dir"))
+
+
+def stage_tls(config: DeployConfig, folder: Path, mounted_at: str) -> dict[str, str]:
+    """Copy the certificate and key into ``folder`` (0700) and return the server settings that
+    find them where ``folder`` is mounted (a container, a device)."""
+    folder.mkdir(mode=0o700)
+    shutil.copyfile(config.tls_cert, folder / "cert.pem")  # type: ignore[arg-type]
+    shutil.copyfile(config.tls_key or config.tls_cert, folder / "key.pem")  # type: ignore[arg-type]
+    return {"tls_cert": f"{mounted_at}/cert.pem", "tls_key": f"{mounted_at}/key.pem"}
+
 
 def remove_tree(path: str | Path | None) -> None:
     if path:

@@ -8,14 +8,13 @@ Keys, TLS files and readiness status are mounted folders: a regenerated key need
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from ...errors import DeploymentError
 from ...images.builder import docker_client
 from ...images.context import APP_ROOT
-from .base import DeployContext, Target, remove_tree
+from .base import DeployContext, Target, stage_tls
 from .readiness import wait_ready
 
 SECRETS, TLS, STATUS = f"{APP_ROOT}/secrets", f"{APP_ROOT}/tls", f"{APP_ROOT}/status"
@@ -40,12 +39,8 @@ class DockerTarget(Target):
             settings["keys_file"] = f"{SECRETS}/keys.json"
             volumes[str(ctx.secrets_dir)] = {"bind": SECRETS, "mode": "ro"}
         if cfg.tls_cert:
-            tls = vdir / "tls"
-            tls.mkdir(mode=0o700)
-            shutil.copyfile(cfg.tls_cert, tls / "cert.pem")
-            shutil.copyfile(cfg.tls_key or cfg.tls_cert, tls / "key.pem")
-            settings.update(tls_cert=f"{TLS}/cert.pem", tls_key=f"{TLS}/key.pem")
-            volumes[str(tls)] = {"bind": TLS, "mode": "ro"}
+            settings.update(stage_tls(cfg, vdir / "tls", TLS))
+            volumes[str(vdir / "tls")] = {"bind": TLS, "mode": "ro"}
         if cfg.collect:
             store = ctx.workspace.artifacts_url
             if "://" not in store:  # a local artifact folder: the container writes into it through a mount
@@ -112,9 +107,6 @@ class DockerTarget(Target):
         except docker.errors.NotFound:
             return ""
         return container.logs(tail=lines).decode("utf-8", "replace")
-
-    def cleanup(self, handle: dict[str, Any]) -> None:
-        remove_tree(handle.get("dir"))
 
 
 def _limits(cpu: str | None, memory: str | None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from ...errors import DeploymentError
 from ...images.builder import docker_client
 from ...images.context import APP_ROOT, PORT
 from ...store.progress import progress_bar
-from .base import DeployContext, Target
+from .base import DeployContext, Target, stage_tls
 
 RUN_SH = """#!/bin/sh
 # Start {name} on this device: loads the image (no registry needed), then runs it.
@@ -76,10 +76,7 @@ class EdgeTarget(Target):
             settings["keys_file"] = f"{APP_ROOT}/secrets/keys.json"
             mounts.append(("secrets", f"{APP_ROOT}/secrets"))
         if cfg.tls_cert:
-            (out / "tls").mkdir(mode=0o700)
-            shutil.copyfile(cfg.tls_cert, out / "tls" / "cert.pem")
-            shutil.copyfile(cfg.tls_key or cfg.tls_cert, out / "tls" / "key.pem")
-            settings.update(tls_cert=f"{APP_ROOT}/tls/cert.pem", tls_key=f"{APP_ROOT}/tls/key.pem")
+            settings.update(stage_tls(cfg, out / "tls", f"{APP_ROOT}/tls"))
             mounts.append(("tls", f"{APP_ROOT}/tls"))
         fmt = {"name": ctx.name, "container": f"mlops-{ctx.name}".lower(), "tag": image.docker_tag, "port": PORT,
                "settings": json.dumps(settings), "scheme": cfg.scheme, "image": image.ref,

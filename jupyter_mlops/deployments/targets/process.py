@@ -10,7 +10,7 @@ from typing import Any
 
 from ...appdir import write_app_dir
 from ...local_server import log_tail, pid_alive, start_process, stop_process
-from .base import DeployContext, Target, remove_tree
+from .base import DeployContext, Target
 from .readiness import wait_ready
 
 
@@ -56,6 +56,3 @@ class ProcessTarget(Target):
         from pathlib import Path
 
         return log_tail(Path(handle["log"]), lines)
-
-    def cleanup(self, handle: dict[str, Any]) -> None:
-        remove_tree(handle.get("dir"))
