@@ -118,3 +118,15 @@ def test_docker_deployment_collects_into_the_workspace_store(image: mlops.Image)
         assert set(frame["request_id"]) == ids and (frame["model"] == "lr").all()
     finally:
         mlops.undeploy("collecting")
+
+
+def test_updating_an_edge_deployment_leaves_the_new_bundle(image: mlops.Image, tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    mlops.deploy("edge-upd", image, target="edge", output_dir=str(out))
+    try:
+        second = mlops.build_image("lr-svc", "lr:1", progress=False)
+        dep = mlops.update_deployment("edge-upd", second)
+        assert dep.image == "lr-svc:2" and dep.state == "healthy"
+        assert (out / "image.tar").is_file() and "jupyter-mlops/lr-svc:2" in (out / "run.sh").read_text()
+    finally:
+        mlops.undeploy("edge-upd")

@@ -89,6 +89,13 @@ class EdgeTarget(Target):
         (out / "README.md").write_text(README.format(**fmt))
         return {"bundle": str(out)}
 
+    def update(self, ctx: DeployContext, old: dict[str, Any]) -> dict[str, Any]:
+        """A new bundle replaces the old one in place; the base's create-then-delete would remove it."""
+        new = self.create(ctx)
+        if old.get("bundle") != new["bundle"]:
+            self.delete(old)
+        return new
+
     @staticmethod
     def _save_image(tag: str, dest: Path) -> None:
         img = docker_client().images.get(tag)
