@@ -114,6 +114,18 @@ def minimal(model: Path, port: int) -> Proc:
                 port, {"MODEL": str(model)})
 
 
+def on_off(model: Path, work: Path, body: str, conns: list[int], args: argparse.Namespace, feature: str,
+           title: str, **settings: object) -> None:
+    """Our server with ``settings`` (on) against our server without (off), in the same run."""
+    servers = {"off": ours(model, work, p_off := free_port()), "on": ours(model, work, p_on := free_port(), **settings)}
+    res = compare({"off": (f"http://127.0.0.1:{p_off}/score", KEY), "on": (f"http://127.0.0.1:{p_on}/score", KEY)},
+                  body, conns, args.duration, args.repeat)
+    for server in servers.values():
+        server.stop()
+    rows = [(f"ours {feature} {n}", c, res[(n, c)], res[("off", c)]) for c in conns for n in ("off", "on")]
+    table(title, rows, "off")
+
+
 def table(title: str, rows: list[tuple[str, int, dict[str, float], dict[str, float]]], base_name: str) -> None:
     print(f"\n{title}")
     print(f"{'server':<26} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}  "
@@ -150,15 +162,8 @@ def main() -> None:
         rows += [(name, c, results[(name, c)], results[("minimal", c)]) for name in urls]
     table("logistic regression (20 features): ratios against minimal at the same connections", rows, "minimal")
 
-    collect = ours(lr, work, p5 := free_port(), collect=True, collect_store=str(work / "store"),
-                   collect_spool_dir=str(work / "spool"), deployment="bench")
-    off = ours(lr, work, p6 := free_port())
-    res = compare({"off": (f"http://127.0.0.1:{p6}/score", KEY), "on": (f"http://127.0.0.1:{p5}/score", KEY)},
-                  body, conns, args.duration, args.repeat)
-    collect.stop()
-    off.stop()
-    rows = [(f"ours collect {n}", c, res[(n, c)], res[("off", c)]) for c in conns for n in ("off", "on")]
-    table("data collection: ratios against ours with collection off", rows, "off")
+    on_off(lr, work, body, conns, args, "collect", "data collection: ratios against ours with collection off",
+           collect=True, collect_store=str(work / "store"), collect_spool_dir=str(work / "spool"), deployment="bench")
     stored = sum(p.read_bytes().count(b"\n") for p in (work / "store").rglob("*.jsonl"))
     print(f"records collected and stored: {stored:,}")
 
@@ -166,14 +171,8 @@ def main() -> None:
         return
     mlp_floor = raw_session(mlp, row)
     print(f"\nMLP 20-2048-2048-2: raw single-row session.run p50 {mlp_floor['p50'] * 1000:.0f} us")
-    off = ours(mlp, work, p3 := free_port())
-    on = ours(mlp, work, p4 := free_port(), max_batch_size=64, max_batch_delay_ms=2.0)
-    res = compare({"off": (f"http://127.0.0.1:{p3}/score", KEY), "on": (f"http://127.0.0.1:{p4}/score", KEY)},
-                  body, conns, args.duration, args.repeat)
-    off.stop()
-    on.stop()
-    rows = [(f"ours batching {n}", c, res[(n, c)], res[("off", c)]) for c in conns for n in ("off", "on")]
-    table("MLP: ratios against ours with batching off", rows, "off")
+    on_off(mlp, work, body, conns, args, "batching", "MLP: ratios against ours with batching off",
+           max_batch_size=64, max_batch_delay_ms=2.0)
     shutil.rmtree(work, ignore_errors=True)
 
 

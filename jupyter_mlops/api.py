@@ -308,18 +308,14 @@ def serve(
     ``svc.score(data)`` scores, ``svc.stop()`` stops. For a named, listed and updatable service,
     use :func:`deploy`.
     """
-    import hashlib
-
-    from .appdir import resolve_models, write_app_dir
+    from .appdir import resolve_models, serve_app_dir
     from .local_server import free_port, log_tail, pid_alive, start_process, wait_ready
 
     ws = _ws(workspace)
     resolved = resolve_models(ws, [models] if isinstance(models, (str, Model)) else list(models))
     port = port or free_port()
-    key = hashlib.sha256(repr(([m.ref for m in resolved], str(script), port)).encode()).hexdigest()[:16]
-    app = ws.state_dir / "serve" / key
-    write_app_dir(ws, resolved, app, script, port=port, workers=workers, auth=bool(auth_keys),
-                  max_batch_size=max_batch_size, scoring_timeout_s=timeout)
+    app = serve_app_dir(ws, resolved, script, port=port, workers=workers, auth=bool(auth_keys),
+                        max_batch_size=max_batch_size, scoring_timeout_s=timeout).app_path
     log_path = app / "server.log"
     proc = start_process(app, log_path, auth_keys)
     url = f"http://127.0.0.1:{port}"

@@ -79,3 +79,12 @@ def write_app_dir(
     )
     config.save(dest / "server.json")
     return config
+
+
+def serve_app_dir(ws: Workspace, models: list[Model], script: str | os.PathLike[str] | None,
+                  **settings: object) -> ServerConfig:
+    """The app folder for ``serve`` (API and CLI): one per model set, script and port, under the workspace."""
+    import hashlib
+
+    key = hashlib.sha256(repr(([m.ref for m in models], str(script), settings.get("port"))).encode()).hexdigest()[:16]
+    return write_app_dir(ws, models, ws.state_dir / "serve" / key, script, **settings)

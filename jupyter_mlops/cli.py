@@ -288,18 +288,16 @@ def _monitor_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 # --- serve -------------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> Any:
-    import hashlib
     import os
 
-    from .appdir import resolve_models, write_app_dir
+    from .appdir import resolve_models, serve_app_dir
     from .serving.server import serve
 
     ws = api.get_workspace(args.workspace)
     models = resolve_models(ws, args.model)
-    key = hashlib.sha256(repr(([m.ref for m in models], args.script)).encode()).hexdigest()[:16]
     keys = list(args.auth_key) + [k for k in os.environ.get("MLOPS_AUTH_KEYS", "").split(",") if k]
-    config = write_app_dir(
-        ws, models, ws.state_dir / "serve" / key, args.script,
+    config = serve_app_dir(
+        ws, models, args.script,
         host=args.host, port=args.port, workers=args.workers, auth=bool(keys),
         tls_cert=args.tls_cert, tls_key=args.tls_key, max_batch_size=args.max_batch_size,
         max_batch_delay_ms=args.max_batch_delay_ms, scoring_timeout_s=args.timeout,
