@@ -47,7 +47,9 @@ def read_records(ws: Workspace, deployment: str, start: Any = None, end: Any = N
         hour = datetime(*(int(g) for g in m.groups()), tzinfo=timezone.utc)
         if (start and hour + timedelta(hours=1) <= start) or (end and hour > end):
             continue
-        for line in ws.artifacts.get_bytes(name).splitlines():
+        for line in ws.artifacts.get_bytes(name).split(b"\n"):  # JSON Lines: only \n ends a line
+            if not line:
+                continue
             rec = json.loads(line)
             t = datetime.fromtimestamp(rec["time"], timezone.utc)
             if rec.get("collector", "request") != collector or (start and t < start) or (end and t > end):

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import azure, mlflow, v2
+from .collector import json_text, json_value
 from .errors import HTTPError
 from .request import Request, Response
 from .runtime import Runtime
@@ -134,13 +135,18 @@ class ScoringApp:
         rt.metrics.observe(label, response.status, elapsed)
 
     def _collect(self, req: Request, label: str, response: Response, elapsed: float) -> None:
+        collector = self.rt.collector
         key = (req.model or self.rt.default_model, label)
         entry = self._prefixes.get(key)
         if entry is None:  # once per (model, version, route): the record's constant bytes, its group key
             model_key = key[0]
-            entry = self._prefixes[key] = (self.rt.collector.request_prefix(*model_key, label), model_key)  # type: ignore[union-attr]
-        self.rt.collector.record(entry[0], entry[1], time.time(), response.status, elapsed, req.request_id,  # type: ignore[union-attr]
-                                 req.headers.get("x-ms-client-request-id"), req._body or b"", response.body)
+            entry = self._prefixes[key] = (collector.request_prefix(*model_key, label), model_key)  # type: ignore[union-attr]
+        headers = req.headers
+        request_id = req.request_id.encode() if "x-request-id" not in headers else json_text(req.request_id)[1:-1]
+        collector.record(entry[0], entry[1], response.status, elapsed, request_id,  # type: ignore[union-attr]
+                         json_text(headers.get("x-ms-client-request-id")),
+                         json_value(req._body or b"", req.json_valid),
+                         json_value(response.body, response.content_type == "application/json"))
 
     @staticmethod
     async def _send(send: Any, req: Request, response: Response, elapsed: float) -> None:

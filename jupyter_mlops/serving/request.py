@@ -10,7 +10,8 @@ from .errors import HTTPError
 
 
 class Request:
-    __slots__ = ("scope", "receive", "method", "path", "headers", "params", "request_id", "_body", "max_body", "model")
+    __slots__ = ("scope", "receive", "method", "path", "headers", "params", "request_id", "_body", "max_body", "model",
+                 "json_valid")
 
     def __init__(self, scope: dict[str, Any], receive: Any, max_body: int) -> None:
         self.scope = scope
@@ -23,6 +24,7 @@ class Request:
         self._body: bytes | None = None
         self.max_body = max_body
         self.model: tuple[str, int] | None = None  # which model answered, for collection
+        self.json_valid = False  # the body parsed as JSON (collection then stores it as it is)
 
     @property
     def content_type(self) -> str:
@@ -48,7 +50,9 @@ class Request:
         return self._body
 
     async def json(self) -> Any:
-        return encoding.loads(await self.body())
+        value = encoding.loads(await self.body())
+        self.json_valid = True
+        return value
 
     def require_json(self) -> None:
         if self.content_type not in ("application/json", ""):

@@ -63,7 +63,7 @@ async def infer(rt: Runtime, req: Request) -> Response:
         body, binary = encoding.loads(raw[: int(header_length)]), raw[int(header_length) :]
     else:
         req.require_json()
-        body, binary = encoding.loads(raw), b""
+        body, binary = await req.json(), b""
     if not isinstance(body, dict):
         raise BadInput("The request body must be a JSON object with an 'inputs' list.")
     outputs = await rt.predict(scorer, v2_decode(body, binary, scorer.inputs))

@@ -70,9 +70,9 @@ class AzureBlobArtifactStore(ArtifactStore):
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"Azure Blob Storage {self.url!r} unreachable: {_short(exc)}") from None
 
-    def upload_file(self, name: str, path: Path, progress: bool | None = None) -> None:
+    def upload_file(self, name: str, path: Path, progress: bool | None = None, length: int | None = None) -> None:
         self._ensure_container()
-        size = path.stat().st_size
+        size = path.stat().st_size if length is None else length
         with path.open("rb") as f, progress_bar(size, f"uploading {path.name}", progress) as bar:
             done = [0]
 

@@ -164,3 +164,31 @@ def test_scoring_scripts_collect_their_own_records_with_the_request_id(start, tm
         assert custom["data"].tolist() == [[{"a": 1, "b": 2}, {"a": 3, "b": 4}]]
     finally:
         server.stop()
+
+
+def test_bodies_of_every_shape_are_collected_as_sent(start, workspace: Workspace) -> None:  # type: ignore[no-untyped-def]
+    from jupyter_mlops.monitoring.data import read_records
+
+    server = start()
+    row = [0.5] * 20
+    csv = ",".join(f"x{i}" for i in range(20)) + "\n" + ",".join(map(str, row)) + "\n"
+    sent = [  # pretty-printed JSON (line breaks inside), a client's own request id, broken JSON, CSV
+        ("/score", json.dumps({"data": [row]}, indent=2), "application/json", 'client "id"\\1'),
+        ("/score", '{"data": [[1,', "application/json", None),
+        ("/invocations", csv, "text/csv", None),
+    ]
+    answers = []
+    for path, body, ctype, rid in sent:
+        headers = {"content-type": ctype, **({"x-request-id": rid} if rid else {})}
+        answers.append(httpx.post(f"{server.url}{path}", content=body, headers=headers))
+    assert [r.status_code for r in answers] == [200, 400, 200]
+    deadline = time.monotonic() + 20
+    while len(records := read_records(workspace, "fraud")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    by_id = {rec["request_id"]: rec for rec in records}
+    assert set(by_id) == {r.headers["x-request-id"] for r in answers}
+    pretty, broken, from_csv = (by_id[r.headers["x-request-id"]] for r in answers)
+    assert pretty["request_id"] == 'client "id"\\1'
+    assert pretty["request"] == {"data": [row]} and pretty["response"] == answers[0].json()
+    assert broken["request"] == '{"data": [[1,' and broken["status"] == 400 and "Malformed JSON" in broken["response"]["message"]
+    assert from_csv["request"] == csv and from_csv["route"] == "invocations" and from_csv["response"] == answers[2].json()

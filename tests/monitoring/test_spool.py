@@ -1,0 +1,124 @@
+"""The collector's spool in-process: segments are reused after upload, and reuse never brings back
+or duplicates a record, across rotations and across a crash."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from jupyter_mlops.serving import spool as spool_module
+from jupyter_mlops.serving.collector import DataCollector, json_text, json_value
+from jupyter_mlops.store.artifacts import LocalArtifactStore
+
+
+def _collector(tmp_path: Path, **kw: object) -> DataCollector:
+    return DataCollector("dep", str(tmp_path / "store"), tmp_path / "spool", flush_s=3600, **kw)  # type: ignore[arg-type]
+
+
+def _record(c: DataCollector, i: int, model: str = "m", version: int = 1) -> None:
+    prefix = c.request_prefix(model, version, "score")
+    c.record(prefix, (model, version), 200, 0.001, b"id-%d" % i, b"null", b'{"data":[[%d]]}' % i, b'{"y":[%d]}' % i)
+
+
+def _stored(tmp_path: Path) -> tuple[list[int], list[str]]:
+    store = LocalArtifactStore(tmp_path / "store")
+    names = list(store.list("collected/"))
+    ids = [int(json.loads(line)["request_id"][3:]) for n in names for line in store.get_bytes(n).splitlines()]
+    return sorted(ids), names
+
+
+def _flush(c: DataCollector) -> None:
+    """What the writer thread does each ``flush_s``, run here in the foreground."""
+    c._rotate()
+    while c._sealed:
+        c._upload(c._sealed[0])
+        segment = c._sealed.pop(0)
+        c._uploaded_bytes += segment.length
+        c.uploaded += segment.records
+        c.spool.recycle(segment)
+
+
+def test_segments_are_reused_and_every_record_is_stored_once(tmp_path: Path) -> None:
+    c = _collector(tmp_path)
+    first = c._open
+    for rnd in range(6):
+        for i in range(rnd * 100, rnd * 100 + 100):
+            _record(c, i)
+        _flush(c)
+    ids, names = _stored(tmp_path)
+    assert ids == list(range(600))
+    assert len(names) == len(set(names)) == 6  # one object per segment, never overwritten
+    assert c.collected == c.uploaded == 600 and c.spool_bytes == 0
+    assert c._open is first or first in c.spool._free  # the first segment went round again
+    assert len(list(c.spool.folder.glob("free-*.spool"))) <= spool_module.KEEP_FREE
+
+
+def test_a_crash_after_reuse_recovers_only_the_new_records(tmp_path: Path) -> None:
+    c = _collector(tmp_path)
+    first = c._open
+    for i in range(400):
+        _record(c, i)
+        if i in (199, 399):
+            _flush(c)  # the second flush reopens the first segment, which held records 0 to 199
+    assert c._open is first and c._open.seq == 3
+    for i in range(1000, 1003):  # unless reuse zeroed it, records 3 to 199 follow these
+        _record(c, i)
+    # the worker dies here: its lock is freed, its spool stays as it is
+    c.spool.close()
+    del c
+    survivor = _collector(tmp_path)
+    survivor._adopt_orphans()
+    ids, _ = _stored(tmp_path)
+    assert ids == [*range(400), 1000, 1001, 1002]
+
+
+def test_records_of_several_hours_or_versions_go_to_their_own_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = _collector(tmp_path)
+    now = 1_750_000_000.0 - 1_750_000_000.0 % 3600 + 3599.5  # half a second before an hour ends
+    clock = iter([now, now + 1, now + 1.5, now + 2])
+    monkeypatch.setattr("jupyter_mlops.serving.collector._time", lambda: next(clock))
+    _record(c, 1)
+    _record(c, 2)
+    _record(c, 3, version=2)
+    _record(c, 4)
+    _flush(c)
+    store = LocalArtifactStore(tmp_path / "store")
+    by_folder = {n.rsplit("/", 1)[0]: [json.loads(x)["request_id"] for x in store.get_bytes(n).splitlines()]
+                 for n in store.list("collected/")}
+    hour = time.strftime("%Y/%m/%d/%H", time.gmtime(now))
+    next_hour = time.strftime("%Y/%m/%d/%H", time.gmtime(now + 1))
+    assert by_folder == {f"collected/dep/m/1/{hour}": ["id-1"], f"collected/dep/m/1/{next_hour}": ["id-2", "id-4"],
+                         f"collected/dep/m/2/{next_hour}": ["id-3"]}
+
+
+def test_past_the_bound_records_are_dropped_and_counted(tmp_path: Path) -> None:
+    c = _collector(tmp_path, max_spool_bytes=4096)
+    for i in range(100):
+        _record(c, i)
+    kept = c.collected
+    assert 0 < kept < 100 and c.dropped == 100 - kept and c.spool_bytes <= 4096
+    _flush(c)  # stored: room again
+    _record(c, 500)
+    assert c.collected == kept + 1
+
+
+@pytest.mark.parametrize(("body", "valid", "stored"), [
+    (b'{"data": [[1, 2]]}', True, {"data": [[1, 2]]}),
+    (b'{\n  "data": [[1,\n 2]]\n}\n', True, {"data": [[1, 2]]}),  # pretty-printed: still one line
+    (b'{"data": [[1, 2]]', False, '{"data": [[1, 2]]'),  # broken JSON: kept as a string
+    (b"a,b\n1,2\n", False, "a,b\n1,2\n"),  # CSV
+    (b'\xff\xfe{"x": 1}', False, '\ufffd\ufffd{"x": 1}'),
+    (b"", False, ""),
+])
+def test_bodies_become_one_json_value_on_one_line(body: bytes, valid: bool, stored: object) -> None:
+    value = json_value(body, valid)
+    assert b"\n" not in value and orjson.loads(value) == stored
+
+
+def test_ids_from_clients_are_escaped() -> None:
+    assert orjson.loads(b'"%s"' % json_text('a"b\\c')[1:-1]) == 'a"b\\c'
+    assert json_text(None) == b"null"
