@@ -1,4 +1,4 @@
-"""Serving benchmark (run by hand): `.venv/bin/python bench/serve.py [--duration 5]`.
+"""Serving benchmark (run by hand): `.venv/bin/python bench/serve.py [--duration 5] [--only collect]`.
 
 wrk (Debian) sends single-row requests on 127.0.0.1 at 1, 8 and 64 connections to:
   ours      jupyter-mlops serve, auth and metrics on;
@@ -54,16 +54,34 @@ def wrk(url: str, body: str, conns: int, duration: int, key: str | None) -> dict
             "errors": float(errors.group(1)) if errors else 0.0}
 
 
-def compare(urls: dict[str, tuple[str, str | None]], body: str, conns: list[int], duration: int,
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process, its children and all their threads so far."""
+    pids = [pid, *(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    ticks = 0
+    for p in pids:
+        for task in Path(f"/proc/{p}/task").iterdir():
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def compare(urls: dict[str, tuple[str, str | None, int]], body: str, conns: list[int], duration: int,
             repeat: int) -> dict[tuple[str, int], dict[str, float]]:
-    """wrk each server at each connection count, interleaved, ``repeat`` times; the median run of each
-    cell (by requests/s). Interleaving spreads the machine's drift over all servers alike."""
+    """wrk each server (url, key, pid) at each connection count, interleaved, ``repeat`` times, in
+    alternating order; the median run of each cell (by requests/s), with the median server CPU time
+    per request. Interleaving spreads the machine's drift over all servers alike; alternating the
+    order cancels what running first or second does."""
     runs: dict[tuple[str, int], list[dict[str, float]]] = {}
-    for _ in range(repeat):
+    for i in range(repeat):
         for c in conns:
-            for name, (url, key) in urls.items():
-                runs.setdefault((name, c), []).append(wrk(url, body, c, duration, key))
-    return {cell: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] for cell, rs in runs.items()}
+            order = list(urls.items())
+            for name, (url, key, pid) in order[::-1] if i % 2 else order:
+                before = cpu_seconds(pid)
+                run = wrk(url, body, c, duration, key)
+                run["cpu_us"] = (cpu_seconds(pid) - before) / max(run["rps"] * duration, 1) * 1e6
+                runs.setdefault((name, c), []).append(run)
+    return {cell: {**sorted(rs, key=lambda r: r["rps"])[len(rs) // 2],
+                   "cpu_us": statistics.median(r["cpu_us"] for r in rs)} for cell, rs in runs.items()}
 
 
 def raw_session(model: Path, row: list[float], n: int = 3000) -> dict[str, float]:
@@ -118,7 +136,8 @@ def on_off(model: Path, work: Path, body: str, conns: list[int], args: argparse.
            title: str, **settings: object) -> None:
     """Our server with ``settings`` (on) against our server without (off), in the same run."""
     servers = {"off": ours(model, work, p_off := free_port()), "on": ours(model, work, p_on := free_port(), **settings)}
-    res = compare({"off": (f"http://127.0.0.1:{p_off}/score", KEY), "on": (f"http://127.0.0.1:{p_on}/score", KEY)},
+    res = compare({"off": (f"http://127.0.0.1:{p_off}/score", KEY, servers["off"].proc.pid),
+                   "on": (f"http://127.0.0.1:{p_on}/score", KEY, servers["on"].proc.pid)},
                   body, conns, args.duration, args.repeat)
     for server in servers.values():
         server.stop()
@@ -128,52 +147,60 @@ def on_off(model: Path, work: Path, body: str, conns: list[int], args: argparse.
 
 def table(title: str, rows: list[tuple[str, int, dict[str, float], dict[str, float]]], base_name: str) -> None:
     print(f"\n{title}")
-    print(f"{'server':<26} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}  "
-          f"{'req/s vs ' + base_name:>18} {'p50 - ' + base_name + ' ms':>18}")
+    print(f"{'server':<26} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'cpu us/req':>10}  "
+          f"{'req/s vs ' + base_name:>18} {'p50 - ' + base_name + ' ms':>18} {'cpu/req vs ' + base_name:>18}")
     for name, conns, r, base in rows:
-        print(f"{name:<26} {conns:>5} {r['rps']:>9,.0f} {r['p50']:>8.3f} {r['p99']:>8.3f} {r['errors']:>6.0f}  "
-              f"{r['rps'] / base['rps']:>17.2f}x {r['p50'] - base['p50']:>18.3f}")
+        cpu = f"{r['cpu_us']:>10.1f}" if "cpu_us" in r else f"{'':>10}"
+        cpu_ratio = f"{r['cpu_us'] / base['cpu_us']:>17.2f}x" if "cpu_us" in r and "cpu_us" in base else f"{'':>18}"
+        print(f"{name:<26} {conns:>5} {r['rps']:>9,.0f} {r['p50']:>8.3f} {r['p99']:>8.3f} {r['errors']:>6.0f} {cpu}  "
+              f"{r['rps'] / base['rps']:>17.2f}x {r['p50'] - base['p50']:>18.3f} {cpu_ratio}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--conns", default="1,8,64")
-    parser.add_argument("--skip-mlp", action="store_true")
+    parser.add_argument("--only", default="servers,collect,batching",
+                        help="sections to run: servers (ours against minimal), collect, batching (the MLP)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell, interleaved; the median is shown")
     args = parser.parse_args()
     conns = [int(c) for c in args.conns.split(",")]
+    sections = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="mlops-bench-serve-"))
     lr = onnx_logreg(work / "lr.onnx")
-    mlp = onnx_mlp(work / "mlp.onnx", hidden=2048)
     row = np.random.default_rng(0).normal(size=20).round(4).tolist()
     body = json.dumps({"data": [row]})
     print(f"workers per server: {WORKERS}; wrk -t1; {args.duration} s per run, median of {args.repeat} interleaved "
           "runs per cell; single-row JSON requests")
 
+    if "servers" in sections:
+        servers_section(lr, work, body, row, conns, args)
+    if "collect" in sections:
+        on_off(lr, work, body, conns, args, "collect", "data collection: ratios against ours with collection off",
+               collect=True, collect_store=str(work / "store"), collect_spool_dir=str(work / "spool"), deployment="bench")
+        stored = sum(p.read_bytes().count(b"\n") for p in (work / "store").rglob("*.jsonl"))
+        print(f"records collected and stored: {stored:,}")
+    if "batching" in sections:
+        mlp = onnx_mlp(work / "mlp.onnx", hidden=2048)
+        mlp_floor = raw_session(mlp, row)
+        print(f"\nMLP 20-2048-2048-2: raw single-row session.run p50 {mlp_floor['p50'] * 1000:.0f} us")
+        on_off(mlp, work, body, conns, args, "batching", "MLP: ratios against ours with batching off",
+               max_batch_size=64, max_batch_delay_ms=2.0)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def servers_section(lr: Path, work: Path, body: str, row: list[float], conns: list[int], args: argparse.Namespace) -> None:
     floor = raw_session(lr, row)
     servers = {"minimal": minimal(lr, p1 := free_port()), "ours (auth+metrics)": ours(lr, work, p2 := free_port())}
-    urls = {"minimal": (f"http://127.0.0.1:{p1}/score", None), "ours (auth+metrics)": (f"http://127.0.0.1:{p2}/score", KEY)}
+    urls = {"minimal": (f"http://127.0.0.1:{p1}/score", None, servers["minimal"].proc.pid),
+            "ours (auth+metrics)": (f"http://127.0.0.1:{p2}/score", KEY, servers["ours (auth+metrics)"].proc.pid)}
     results = compare(urls, body, conns, args.duration, args.repeat)
     for s in servers.values():
         s.stop()
-    rows = [("raw session.run", 1, floor, results[("minimal", 1)])]
+    rows = [("raw session.run", conns[0], floor, results[("minimal", conns[0])])]
     for c in conns:
         rows += [(name, c, results[(name, c)], results[("minimal", c)]) for name in urls]
     table("logistic regression (20 features): ratios against minimal at the same connections", rows, "minimal")
-
-    on_off(lr, work, body, conns, args, "collect", "data collection: ratios against ours with collection off",
-           collect=True, collect_store=str(work / "store"), collect_spool_dir=str(work / "spool"), deployment="bench")
-    stored = sum(p.read_bytes().count(b"\n") for p in (work / "store").rglob("*.jsonl"))
-    print(f"records collected and stored: {stored:,}")
-
-    if args.skip_mlp:
-        return
-    mlp_floor = raw_session(mlp, row)
-    print(f"\nMLP 20-2048-2048-2: raw single-row session.run p50 {mlp_floor['p50'] * 1000:.0f} us")
-    on_off(mlp, work, body, conns, args, "batching", "MLP: ratios against ours with batching off",
-           max_batch_size=64, max_batch_delay_ms=2.0)
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import azure, mlflow, v2
-from .collector import json_text, json_value
 from .errors import HTTPError
 from .request import Request, Response
 from .runtime import Runtime
@@ -78,7 +77,6 @@ def _error_body(path: str, message: str) -> dict[str, Any]:
 class ScoringApp:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self._prefixes: dict[tuple[Any, str], tuple[bytes, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -128,25 +126,12 @@ class ScoringApp:
         elapsed = time.perf_counter() - start
         if rt.draining:  # a newer version has the port: let the client reconnect to it
             response.headers["connection"] = "close"
-        if rt.collector is not None and label in COLLECTED and rt.collector.sampled():
-            self._collect(req, label, response, elapsed)  # spooled before the client hears back
+        collector = rt.collector
+        if collector is not None and label in COLLECTED and (collector.sample_all or collector.sampled()):
+            collector.record_request(req, label, response, elapsed)  # spooled before the client hears back
         await self._send(send, req, response, elapsed)
         rt.metrics.in_flight -= 1
         rt.metrics.observe(label, response.status, elapsed)
-
-    def _collect(self, req: Request, label: str, response: Response, elapsed: float) -> None:
-        collector = self.rt.collector
-        key = (req.model or self.rt.default_model, label)
-        entry = self._prefixes.get(key)
-        if entry is None:  # once per (model, version, route): the record's constant bytes, its group key
-            model_key = key[0]
-            entry = self._prefixes[key] = (collector.request_prefix(*model_key, label), model_key)  # type: ignore[union-attr]
-        headers = req.headers
-        request_id = req.request_id.encode() if "x-request-id" not in headers else json_text(req.request_id)[1:-1]
-        collector.record(entry[0], entry[1], response.status, elapsed, request_id,  # type: ignore[union-attr]
-                         json_text(headers.get("x-ms-client-request-id")),
-                         json_value(req._body or b"", req.json_valid),
-                         json_value(response.body, response.content_type == "application/json"))
 
     @staticmethod
     async def _send(send: Any, req: Request, response: Response, elapsed: float) -> None:

@@ -35,13 +35,14 @@ from typing import Any
 
 import orjson
 
-from .spool import Segment, Spool, dead_spools, read_records
+from .spool import SEGMENT_BYTES, Segment, Spool, dead_spools, read_records
 
 log = logging.getLogger("jupyter_mlops.serving.collector")
 
 current_request: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("mlops_request", default=None)
 _active: DataCollector | None = None  # this worker's collector, for the Collector SDK
 _time = time.time
+_dumps = orjson.dumps
 
 
 def object_prefix(deployment: str, model: str, version: Any, ts: float) -> str:
@@ -51,8 +52,10 @@ def object_prefix(deployment: str, model: str, version: Any, ts: float) -> str:
 
 class DataCollector:
     def __init__(self, deployment: str, store_url: str, spool_root: Path, sample_rate: float = 1.0,
-                 flush_s: float = 1.0, max_spool_bytes: int = 256 * 1024 * 1024) -> None:
+                 flush_s: float = 1.0, max_spool_bytes: int = 256 * 1024 * 1024,
+                 default_model: tuple[Any, Any] = (None, None)) -> None:
         self.deployment = deployment
+        self.default_model = default_model  # for records of requests no model answered (script-only)
         self.store_url = store_url
         self.sample_rate = sample_rate
         self.sample_all = sample_rate >= 1.0
@@ -60,23 +63,24 @@ class DataCollector:
         self.max_spool_bytes = max_spool_bytes
         self.worker = f"{os.getpid()}{secrets.token_hex(3)}"
         self.spool_root = spool_root
-        self.spool = Spool(spool_root / self.worker)
-        self._open: Segment = self.spool.open_segment()
-        self._write = self._open.mm.write
-        self._offset = 0  # bytes in the open segment
-        self._room = 0  # bytes the open segment may still take (0: look at the bounds first)
-        self._count = 0  # records in the open segment
-        self._last_key: Any = None
+        self.spool = Spool(spool_root / self.worker, min(SEGMENT_BYTES, max_spool_bytes))
+        # The open segment, and its mmap's write (or _drop while the spool is at its bound). Every
+        # segment holds one hour: the first record past the hour seals it.
+        self._open: Segment | None = self.spool.open_segment()
+        self._write: Any = self._open.mm.write
+        self._hour = 0
         self._hour_end = 0.0
+        self._entries: dict[tuple[Any, str], bytes] = {}  # (model, route) -> prefix, in the open segment
+        self._prefixes: dict[tuple[Any, str], bytes] = {}
         self._sealed: list[Segment] = []  # waiting for upload, oldest first
-        # Counters each written by one thread only (sealed: the event loop's; uploaded: the writer's)
+        # Counters each written by one thread only (sealed: the event loop's; the rest: the writer's)
         self._sealed_bytes = 0  # ever sealed
-        self._sealed_count = 0
         self._uploaded_bytes = 0
+        self.collected = 0  # records sealed (counted by the writer: nothing counts on the request path)
+        self.uploaded = 0
+        self.dropped = 0
         self._loop: Any = None  # the event loop whose thread owns the open segment
         self._loop_thread: int | None = None
-        self.dropped = 0
-        self.uploaded = 0
         self._store: Any = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mlops-collector", daemon=True)
@@ -85,65 +89,96 @@ class DataCollector:
     def sampled(self) -> bool:
         return self.sample_all or random.random() < self.sample_rate
 
-    def request_prefix(self, model: Any, version: Any, route: str) -> bytes:
-        """The constant middle of a request record for one (model, version, route): computed once.
+    def record_request(self, req: Any, route: str, response: Any, latency_s: float) -> None:
+        """Spool the record of one answered request (a ``Request`` and its ``Response``), before the
+        client hears back. Event loop thread only, without a lock.
 
-        Records start with time, deployment, model, model_version (the grouping key). Bytes
-        formatting into precomputed pieces, not a dict through a JSON encoder: the request path
-        pays for every microsecond."""
-        head = orjson.dumps({"deployment": self.deployment, "model": model, "model_version": version,
-                             "collector": "request", "route": route})
-        return b"," + head[1:-1]
-
-    def record(self, prefix: bytes, key: tuple[Any, Any], status: int, latency_s: float, request_id: bytes,
-               correlation_id: bytes, request: bytes, response: bytes) -> None:
-        """Spool one request record. Event loop thread only. Every bytes argument is JSON already:
-        ``request_id`` without its quotes; ``request`` and ``response`` on one line (see ``one_line``)."""
+        This runs on every request, and in the server each operation here costs several times what
+        it costs in a micro-benchmark, so: one bytes format of precomputed pieces (orjson formats
+        the floats, at a quarter of bytes ``%f``'s cost), bodies the server parsed go as they are,
+        one copy, and no counters: a full segment shows as mmap.write's ValueError."""
         ts = _time()
-        line = _LINE % (ts, prefix, status, latency_s * 1000.0, request_id, correlation_id, request, response)
-        if key is not self._last_key or ts >= self._hour_end:
-            self._note_key(key, ts)
-        n = len(line)
-        if n > self._room:
-            self._make_room(n)
-            if n > self._room:
-                self.dropped += 1
-                return
-        self._write(line)
-        self._room -= n
-        self._offset += n
-        self._count += 1
+        if ts >= self._hour_end:
+            self._next_hour(ts)
+        entry = self._entries.get((req.model, route))
+        if entry is None:
+            entry = self._entry(req.model, route)
+        body = req._body or b""
+        valid = req.json_valid
+        if not valid or b"\n" in body:
+            body = json_value(body, valid)
+        answer = response.body
+        if response.content_type != "application/json":
+            answer = json_value(answer, False)
+        headers = req.headers
+        correlation = headers.get("x-ms-client-request-id")
+        line = _LINE % (_dumps(ts), entry, response.status, _dumps(latency_s * 1000.0),
+                        req.request_id.encode() if "x-request-id" not in headers else _dumps(req.request_id)[1:-1],
+                        b"null" if correlation is None else _dumps(correlation), body, answer)
+        try:
+            self._write(line)
+        except ValueError:  # the open segment is full
+            self._overflow(line)
 
-    def _note_key(self, key: tuple[Any, Any], ts: float) -> None:
-        self._last_key, self._hour_end = key, ts - ts % 3600 + 3600
-        self._open.keys.add((*key, int(ts) // 3600))
+    def _entry(self, model: tuple[Any, Any] | None, route: str) -> bytes:
+        """Once per (model, route) and segment: the record's constant middle, and the segment notes
+        the (model, version) it holds. Records start with time, deployment, model, model_version, so
+        grouping a segment of several models reads a prefix."""
+        key = model or self.default_model
+        prefix = self._prefixes.get((key, route))
+        if prefix is None:
+            head = orjson.dumps({"deployment": self.deployment, "model": key[0], "model_version": key[1],
+                                 "collector": "request", "route": route})
+            prefix = self._prefixes[(key, route)] = b"," + head[1:-1]
+        self._note(key)
+        self._entries[(model, route)] = prefix
+        return prefix
 
-    def _make_room(self, n: int) -> None:
-        """Seal a full segment; then the room left is the least of the segment's and the spool's."""
-        if self._offset + n > len(self._open.mm):
-            self._seal()
-        self._room = max(0, min(len(self._open.mm) - self._offset,
-                                self.max_spool_bytes - self.spool_bytes))
+    def _note(self, key: tuple[Any, Any]) -> None:
+        if self._open is not None:
+            self._open.keys.add((key[0], key[1], self._hour))
+
+    def _next_hour(self, ts: float) -> None:
+        self._seal()
+        self._hour = int(ts // 3600)
+        self._hour_end = (self._hour + 1) * 3600.0
+        self._entries.clear()
+        if self._open is not None:
+            self._open.keys.clear()
+
+    def _overflow(self, line: bytes) -> None:
+        self._seal()
+        try:
+            self._write(line)
+        except ValueError:  # longer than a segment
+            self.dropped += 1
+
+    def _drop(self, line: bytes) -> None:
+        """The write while the spool is at its bound: a segment opens as soon as uploads make room."""
+        if self._open_next():
+            self._open.keys.add(None)  # whose record this is was not noted: the upload groups by reading
+            self._write(line)
+        else:
+            self.dropped += 1
 
     def custom(self, name: str, data: Any) -> None:
         req = current_request.get() or {}
-        fields = {"time": time.time(), "deployment": self.deployment, "model": req.get("model"),
-                  "model_version": req.get("model_version"), "collector": name,
-                  "request_id": req.get("request_id"), "correlation_id": req.get("correlation_id")}
-        line = orjson.dumps({**fields, "data": _plain(data)}, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        model = (req["model"], req.get("model_version")) if req.get("model") else None
+        record = {"time": time.time(), "deployment": self.deployment, "model": None, "model_version": None,
+                  "collector": name, "request_id": req.get("request_id"), "correlation_id": req.get("correlation_id")}
 
         def write() -> None:
-            self._note_key((fields["model"], fields["model_version"]), fields["time"])
-            self._last_key = None  # the request path's next record notes its own key again
-            if len(line) > self._room:
-                self._make_room(len(line))
-                if len(line) > self._room:
-                    self.dropped += 1
-                    return
-            self._write(line)
-            self._room -= len(line)
-            self._offset += len(line)
-            self._count += 1
+            ts = _time()
+            if ts >= self._hour_end:
+                self._next_hour(ts)
+            key = model or self.default_model
+            self._note(key)
+            line = orjson.dumps({**record, "time": ts, "model": key[0], "model_version": key[1], "data": _plain(data)},
+                                option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+            try:
+                self._write(line)
+            except ValueError:
+                self._overflow(line)
 
         if self._loop is not None and threading.get_ident() != self._loop_thread:
             # a scoring script runs on a worker thread: the spool belongs to the event loop thread
@@ -154,12 +189,13 @@ class DataCollector:
             write()
 
     @property
-    def spool_bytes(self) -> int:
-        return self._sealed_bytes - self._uploaded_bytes + self._offset
+    def _offset(self) -> int:
+        """Bytes in the open segment (its mmap's position: one counter fewer on the request path)."""
+        return self._open.mm.tell() if self._open is not None else 0
 
     @property
-    def collected(self) -> int:
-        return self._sealed_count + self._count
+    def spool_bytes(self) -> int:
+        return self._sealed_bytes - self._uploaded_bytes + self._offset
 
     # --- background --------------------------------------------------------------------------------
     def start(self, loop: Any = None) -> DataCollector:
@@ -176,15 +212,26 @@ class DataCollector:
     def _seal(self) -> None:
         """Hand the open segment to the writer and open the next. Event loop thread only (the
         request path writes without a lock)."""
-        if self._offset == 0:
-            return
         segment = self._open
-        segment.length, segment.records = self._offset, self._count
-        self._open = self.spool.open_segment()
-        self._write, self._offset, self._count, self._room, self._last_key = self._open.mm.write, 0, 0, 0, None
+        if segment is None:
+            self._open_next()  # at the bound: uploads may have made room since
+            return
+        segment.length = segment.mm.tell()
+        if segment.length == 0:
+            return
+        self._open, self._write = None, self._drop
         self._sealed_bytes += segment.length
-        self._sealed_count += segment.records
         self._sealed.append(segment)
+        self._open_next()
+
+    def _open_next(self) -> bool:
+        """Open a segment if the spool's bound leaves room for one (else records are dropped)."""
+        if self._sealed_bytes - self._uploaded_bytes + self.spool.segment_bytes > self.max_spool_bytes:
+            return False
+        self._open = self.spool.open_segment()
+        self._write = self._open.mm.write
+        self._entries.clear()  # each segment notes its own (model, version)s
+        return True
 
     def _rotate(self) -> None:
         """From the writer thread: have the event loop seal the segment, and wait for it."""
@@ -207,12 +254,7 @@ class DataCollector:
             stopping = self._stop.wait(backoff)
             self._rotate()
             try:
-                while self._sealed:
-                    self._upload(self._sealed[0])
-                    segment = self._sealed.pop(0)
-                    self._uploaded_bytes += segment.length
-                    self.uploaded += segment.records
-                    self.spool.recycle(segment)
+                self._upload_sealed()
                 backoff = self.flush_s
                 if stopping:
                     self.spool.close()
@@ -225,6 +267,19 @@ class DataCollector:
             if stopping:
                 return
 
+    def _upload_sealed(self) -> None:
+        for segment in list(self._sealed):
+            if segment.records < 0:  # counted here, once, rather than on the request path
+                segment.records = segment.mm[: segment.length].count(b"\n")
+                self.collected += segment.records
+        while self._sealed:
+            segment = self._sealed[0]
+            self._upload(segment)
+            self._sealed.pop(0)
+            self._uploaded_bytes += segment.length
+            self.uploaded += segment.records
+            self.spool.recycle(segment)
+
     def _store_client(self) -> Any:
         if self._store is None:
             from ..store.artifacts import open_artifact_store
@@ -233,13 +288,13 @@ class DataCollector:
         return self._store
 
     def _upload(self, segment: Segment) -> None:
-        if len(segment.keys) == 1:
-            # The usual case: one model version, one hour. The bytes go as they are, unparsed (a
-            # kernel copy into a local store): the writer thread scarcely touches the GIL.
+        if len(segment.keys) == 1 and None not in segment.keys:
+            # The usual case: one model version (a segment holds one hour). The bytes go as they
+            # are, unparsed (a kernel copy into a local store): the writer scarcely takes the GIL.
             (model, version, hour), = segment.keys
             name = f"{object_prefix(self.deployment, model or '_', version or '_', hour * 3600)}/{self.worker}-{segment.seq:08d}.jsonl"
             self._store_client().upload_file(name, segment.path, progress=False, length=segment.length)
-        elif segment.keys:
+        else:
             self._upload_grouped(read_records(segment.path, segment.length), self.worker, segment.seq)
 
     def _upload_grouped(self, data: bytes, worker: str, seq: int) -> None:
@@ -276,7 +331,7 @@ _HEAD = re.compile(rb'^\{"time":([0-9.e+-]+),"deployment":(' + _STR + rb'),"mode
                    + _STR + rb'|-?\d+|null),')
 
 
-_LINE = b'{"time":%.6f%s,"status":%d,"latency_ms":%.3f,"request_id":"%s","correlation_id":%s,"request":%s,"response":%s}\n'
+_LINE = b'{"time":%s%s,"status":%d,"latency_ms":%s,"request_id":"%s","correlation_id":%s,"request":%s,"response":%s}\n'
 
 
 def json_value(body: bytes, valid: bool) -> bytes:
@@ -289,11 +344,6 @@ def json_value(body: bytes, valid: bool) -> bytes:
         except orjson.JSONDecodeError:
             return orjson.dumps(body.decode("utf-8", "replace"))
     return body.replace(b"\n", b" ") if b"\n" in body else body
-
-
-def json_text(text: str | None) -> bytes:
-    """A string as a JSON string (``null`` for None)."""
-    return b"null" if text is None else orjson.dumps(text)
 
 
 def _plain(data: Any) -> Any:

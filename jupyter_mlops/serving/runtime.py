@@ -49,7 +49,7 @@ class Runtime:
                 raise ValueError("collect is on but collect_store is not set")
             spool = Path(cfg.collect_spool_dir) if cfg.collect_spool_dir else cfg.app_path / "spool"
             self.collector = DataCollector(cfg.deployment or "local", cfg.collect_store, spool, cfg.collect_sample_rate,
-                                           cfg.collect_flush_s, cfg.collect_max_spool_bytes).start(loop)
+                                           cfg.collect_flush_s, cfg.collect_max_spool_bytes, self.default_model).start(loop)
             self.metrics.collector = self.collector
 
     # --- start-up ---------------------------------------------------------------------------

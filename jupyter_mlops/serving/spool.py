@@ -37,8 +37,8 @@ class Segment:
     def __init__(self, path: Path, fd: int, mm: mmap.mmap) -> None:
         self.path, self.fd, self.mm = path, fd, mm
         self.seq = 0
-        self.length = 0  # bytes written
-        self.records = 0
+        self.length = 0  # bytes written, once sealed
+        self.records = -1  # records, once counted
         self.keys: set[tuple[Any, Any, int]] = set()  # (model, version, hour) of its records
 
     @property
@@ -54,8 +54,9 @@ class Spool:
     """One worker's folder of segments. ``open_segment`` runs on the thread that writes records;
     ``recycle`` on the thread that uploads. The free list is a deque: its append and pop are atomic."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, segment_bytes: int = SEGMENT_BYTES) -> None:
         self.folder = folder
+        self.segment_bytes = segment_bytes
         folder.mkdir(parents=True, exist_ok=True)
         self._lock_fd = os.open(folder / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours while we live
@@ -73,9 +74,9 @@ class Spool:
             segment.path = path
         except IndexError:
             fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.ftruncate(fd, SEGMENT_BYTES)  # sparse: disk is used only as records arrive
-            segment = Segment(path, fd, mmap.mmap(fd, SEGMENT_BYTES))
-        segment.seq, segment.length, segment.records, segment.keys = self._seq, 0, 0, set()
+            os.ftruncate(fd, self.segment_bytes)  # sparse: disk is used only as records arrive
+            segment = Segment(path, fd, mmap.mmap(fd, self.segment_bytes))
+        segment.seq, segment.length, segment.records, segment.keys = self._seq, 0, -1, set()
         segment.mm.seek(0)
         return segment
 

@@ -70,9 +70,9 @@ def test_metrics_count_requests_by_route_and_status(start_server: Callable[..., 
         httpx.post(f"{server.url}/score", json={"data": rows[:1].tolist()})
     httpx.post(f"{server.url}/score", json={"data": [[1]]})
     # Two workers: each publishes its counts every 0.25 s, so the sum settles within a moment.
+    wanted = ['mlops_requests_total{route="score",status="200"} 3.0', 'mlops_requests_total{route="score",status="400"} 1.0']
     deadline = time.monotonic() + 3
-    while 'status="200"} 3.0' not in (text := httpx.get(f"{server.url}/metrics").text) and time.monotonic() < deadline:
+    while not all(w in (text := httpx.get(f"{server.url}/metrics").text) for w in wanted) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert 'mlops_requests_total{route="score",status="200"} 3.0' in text
-    assert 'mlops_requests_total{route="score",status="400"} 1.0' in text
+    assert all(w in text for w in wanted), text
     assert "mlops_request_duration_seconds_bucket" in text and "mlops_requests_in_flight" in text
