@@ -71,7 +71,7 @@ def test_metrics_count_requests_by_route_and_status(start_server: Callable[..., 
     httpx.post(f"{server.url}/score", json={"data": [[1]]})
     # Two workers: each publishes its counts every 0.25 s, so the sum settles within a moment.
     wanted = ['mlops_requests_total{route="score",status="200"} 3.0', 'mlops_requests_total{route="score",status="400"} 1.0']
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 10
     while not all(w in (text := httpx.get(f"{server.url}/metrics").text) for w in wanted) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert all(w in text for w in wanted), text
