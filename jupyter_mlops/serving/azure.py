@@ -43,7 +43,7 @@ async def score(rt: Runtime, req: Request) -> Response:
     if not isinstance(payload, dict) or "data" not in payload:
         raise BadInput('The body needs a "data" field: {"data": [[...], ...]}.')
     scorer = rt.only_model()
-    req.model = (scorer.name, scorer.version)
+    req.model = scorer.key
     outputs = await rt.predict(scorer, inputs_from_data(payload["data"], scorer.inputs))
     if len(outputs) == 1:
         return Response.json(next(iter(outputs.values())))

@@ -43,6 +43,7 @@ current_request: contextvars.ContextVar[dict[str, Any] | None] = contextvars.Con
 _active: DataCollector | None = None  # this worker's collector, for the Collector SDK
 _time = time.time
 _dumps = orjson.dumps
+_UNSET = object()
 
 
 def object_prefix(deployment: str, model: str, version: Any, ts: float) -> str:
@@ -71,6 +72,7 @@ class DataCollector:
         self._hour = 0
         self._hour_end = 0.0
         self._entries: dict[tuple[Any, str], bytes] = {}  # (model, route) -> prefix, in the open segment
+        self._last: tuple[Any, Any, bytes] = (_UNSET, _UNSET, b"")  # the last (model, route, prefix)
         self._prefixes: dict[tuple[Any, str], bytes] = {}
         self._sealed: list[Segment] = []  # waiting for upload, oldest first
         # Counters each written by one thread only (sealed: the event loop's; the rest: the writer's)
@@ -100,8 +102,9 @@ class DataCollector:
         ts = _time()
         if ts >= self._hour_end:
             self._next_hour(ts)
-        entry = self._entries.get((req.model, route))
-        if entry is None:
+        if req.model is self._last[0] and route is self._last[1]:
+            entry = self._last[2]
+        else:
             entry = self._entry(req.model, route)
         body = req._body or b""
         valid = req.json_valid
@@ -130,8 +133,10 @@ class DataCollector:
             head = orjson.dumps({"deployment": self.deployment, "model": key[0], "model_version": key[1],
                                  "collector": "request", "route": route})
             prefix = self._prefixes[(key, route)] = b"," + head[1:-1]
-        self._note(key)
-        self._entries[(model, route)] = prefix
+        if (model, route) not in self._entries:
+            self._note(key)
+            self._entries[(model, route)] = prefix
+        self._last = (model, route, prefix)
         return prefix
 
     def _note(self, key: tuple[Any, Any]) -> None:
@@ -143,6 +148,7 @@ class DataCollector:
         self._hour = int(ts // 3600)
         self._hour_end = (self._hour + 1) * 3600.0
         self._entries.clear()
+        self._last = (_UNSET, _UNSET, b"")
         if self._open is not None:
             self._open.keys.clear()
 
@@ -231,6 +237,7 @@ class DataCollector:
         self._open = self.spool.open_segment()
         self._write = self._open.mm.write
         self._entries.clear()  # each segment notes its own (model, version)s
+        self._last = (_UNSET, _UNSET, b"")
         return True
 
     def _rotate(self) -> None:

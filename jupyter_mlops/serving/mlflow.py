@@ -37,7 +37,7 @@ async def invocations(rt: Runtime, req: Request) -> Response:
         text = encoding.dumps({"data": _as_data(payload, None)}).decode()
         return Response.json({"predictions": await rt.run_script(text, req)})
     scorer = rt.only_model()
-    req.model = (scorer.name, scorer.version)
+    req.model = scorer.key
     outputs = await rt.predict(scorer, inputs_from_data(_as_data(payload, scorer), scorer.inputs))
     predictions = next(iter(outputs.values())) if len(outputs) == 1 else outputs
     return Response.json({"predictions": predictions})

@@ -45,6 +45,7 @@ class OnnxScorer(ModelScorer):
             options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.name, self.version = name, version
+        self.key = (name, version)  # one tuple: collection caches by identity
         self.signature = {
             "inputs": [_ort_spec(i) for i in self.session.get_inputs()],
             "outputs": [_ort_spec(o) for o in self.session.get_outputs()],
@@ -80,6 +81,7 @@ class SklearnScorer(ModelScorer):
 
         self.model = joblib.load(path)
         self.name, self.version = name, version
+        self.key = (name, version)  # one tuple: collection caches by identity
         n = getattr(self.model, "n_features_in_", None)
         self.signature = {
             "inputs": [{"name": "input", "dtype": "float64", "shape": [None, n] if n else None}],

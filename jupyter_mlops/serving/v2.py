@@ -54,7 +54,7 @@ async def model_ready(rt: Runtime, req: Request) -> Response:
 async def infer(rt: Runtime, req: Request) -> Response:
     rt.require_ready()
     scorer: ModelScorer = rt.find(req.params["name"], req.params.get("version"))
-    req.model = (scorer.name, scorer.version)
+    req.model = scorer.key
     raw = await req.body()
     header_length = req.headers.get(HEADER_LENGTH)
     if header_length is not None:
