@@ -175,13 +175,15 @@ def main() -> None:
 
     if "servers" in sections:
         servers_section(lr, work, body, row, conns, args)
+    mlp = onnx_mlp(work / "mlp.onnx", hidden=2048) if sections & {"collect", "batching"} else None
     if "collect" in sections:
-        on_off(lr, work, body, conns, args, "collect", "data collection: ratios against ours with collection off",
-               collect=True, collect_store=str(work / "store"), collect_spool_dir=str(work / "spool"), deployment="bench")
-        stored = sum(p.read_bytes().count(b"\n") for p in (work / "store").rglob("*.jsonl"))
-        print(f"records collected and stored: {stored:,}")
+        for model, name in ((lr, "logistic regression"), (mlp, "MLP 20-2048-2048-2")):
+            store = work / f"store-{model.stem}"
+            on_off(model, work, body, conns, args, "collect", f"{name}, data collection: ratios against ours with collection off",
+                   collect=True, collect_store=str(store), collect_spool_dir=str(work / f"spool-{model.stem}"), deployment="bench")
+            stored = sum(p.read_bytes().count(b"\n") for p in store.rglob("*.jsonl"))
+            print(f"records collected and stored: {stored:,}")
     if "batching" in sections:
-        mlp = onnx_mlp(work / "mlp.onnx", hidden=2048)
         mlp_floor = raw_session(mlp, row)
         print(f"\nMLP 20-2048-2048-2: raw single-row session.run p50 {mlp_floor['p50'] * 1000:.0f} us")
         on_off(mlp, work, body, conns, args, "batching", "MLP: ratios against ours with batching off",

@@ -64,7 +64,7 @@ class DataCollector:
         self.max_spool_bytes = max_spool_bytes
         self.worker = f"{os.getpid()}{secrets.token_hex(3)}"
         self.spool_root = spool_root
-        self.spool = Spool(spool_root / self.worker, min(SEGMENT_BYTES, max_spool_bytes))
+        self.spool = Spool(spool_root / self.worker, min(SEGMENT_BYTES, max(4096, max_spool_bytes // 4)))
         # The open segment, and its mmap's write (or _drop while the spool is at its bound). Every
         # segment holds one hour: the first record past the hour seals it.
         self._open: Segment | None = self.spool.open_segment()
@@ -121,7 +121,7 @@ class DataCollector:
         try:
             self._write(line)
         except ValueError:  # the open segment is full
-            self._overflow(line)
+            self._overflow(line, req.model or self.default_model)
 
     def _entry(self, model: tuple[Any, Any] | None, route: str) -> bytes:
         """Once per (model, route) and segment: the record's constant middle, and the segment notes
@@ -152,8 +152,9 @@ class DataCollector:
         if self._open is not None:
             self._open.keys.clear()
 
-    def _overflow(self, line: bytes) -> None:
+    def _overflow(self, line: bytes, key: tuple[Any, Any]) -> None:
         self._seal()
+        self._note(key)  # in the next segment
         try:
             self._write(line)
         except ValueError:  # longer than a segment
@@ -184,7 +185,7 @@ class DataCollector:
             try:
                 self._write(line)
             except ValueError:
-                self._overflow(line)
+                self._overflow(line, key)
 
         if self._loop is not None and threading.get_ident() != self._loop_thread:
             # a scoring script runs on a worker thread: the spool belongs to the event loop thread

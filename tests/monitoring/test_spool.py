@@ -106,6 +106,23 @@ def test_past_the_bound_records_are_dropped_and_counted(tmp_path: Path) -> None:
     assert _stored(tmp_path)[0] == [*range(kept), 500]
 
 
+def test_a_record_that_fills_a_segment_starts_the_next_under_its_own_model(tmp_path: Path) -> None:
+    c = _collector(tmp_path, max_spool_bytes=64 * 1024)  # 16 KiB segments
+    i = 0
+    while c.spool._seq == 1:  # model a until a record no longer fits and opens segment 2
+        _record(c, i, model="a")
+        i += 1
+    for j in range(1000, 1005):
+        _record(c, j, model="b")
+    _flush(c)
+    store = LocalArtifactStore(tmp_path / "store")
+    by_model: dict[str, list[int]] = {}
+    for name in store.list("collected/"):
+        for line in store.get_bytes(name).splitlines():
+            by_model.setdefault(name.split("/")[2], []).append(int(json.loads(line)["request_id"][3:]))
+    assert sorted(by_model["a"]) == list(range(i)) and sorted(by_model["b"]) == list(range(1000, 1005))
+
+
 @pytest.mark.parametrize(("body", "valid", "stored"), [
     (b'{"data": [[1, 2]]}', True, {"data": [[1, 2]]}),
     (b'{\n  "data": [[1,\n 2]]\n}\n', True, {"data": [[1, 2]]}),  # pretty-printed: still one line
