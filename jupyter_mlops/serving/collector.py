@@ -109,10 +109,10 @@ class DataCollector:
         body = req._body or b""
         valid = req.json_valid
         if not valid or b"\n" in body:
-            body = json_value(body, valid)
+            body = req.record_body or json_value(body, valid)
         answer = response.body
         if response.content_type != "application/json":
-            answer = json_value(answer, False)
+            answer = response.record_body or json_value(answer, False)
         headers = req.headers
         correlation = headers.get("x-ms-client-request-id")
         line = _LINE % (_dumps(ts), entry, response.status, _dumps(latency_s * 1000.0),

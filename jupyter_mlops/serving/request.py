@@ -11,7 +11,7 @@ from .errors import HTTPError
 
 class Request:
     __slots__ = ("scope", "receive", "method", "path", "headers", "params", "request_id", "_body", "max_body", "model",
-                 "json_valid")
+                 "json_valid", "record_body")
 
     def __init__(self, scope: dict[str, Any], receive: Any, max_body: int) -> None:
         self.scope = scope
@@ -25,6 +25,7 @@ class Request:
         self.max_body = max_body
         self.model: tuple[str, int] | None = None  # which model answered, for collection
         self.json_valid = False  # the body parsed as JSON (collection then stores it as it is)
+        self.record_body: bytes | None = None  # what collection stores for a body that is not JSON
 
     @property
     def content_type(self) -> str:
@@ -65,6 +66,7 @@ class Response:
     body: bytes = b""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    record_body: bytes | None = None  # what collection stores for a body that is not JSON
 
     @classmethod
     def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

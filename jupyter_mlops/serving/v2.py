@@ -66,7 +66,10 @@ async def infer(rt: Runtime, req: Request) -> Response:
         body, binary = await req.json(), b""
     if not isinstance(body, dict):
         raise BadInput("The request body must be a JSON object with an 'inputs' list.")
-    outputs = await rt.predict(scorer, v2_decode(body, binary, scorer.inputs))
+    inputs = v2_decode(body, binary, scorer.inputs)
+    if binary and rt.collector is not None:  # collection stores the tensors as JSON data
+        req.record_body = encoding.dumps({**body, "inputs": _as_json_tensors(body["inputs"], inputs)})
+    outputs = await rt.predict(scorer, inputs)
     wanted, binary_names = _requested_outputs(body, list(outputs))
     tensors, chunks = v2_encode({k: outputs[k] for k in wanted}, binary_names)
     reply: dict[str, Any] = {"model_name": scorer.name, "model_version": str(scorer.version), "outputs": tensors}
@@ -75,7 +78,20 @@ async def infer(rt: Runtime, req: Request) -> Response:
     if not chunks:
         return Response.json(reply)
     head = encoding.dumps(reply)
-    return Response(200, head + chunks, "application/octet-stream", {HEADER_LENGTH: str(len(head))})
+    response = Response(200, head + chunks, "application/octet-stream", {HEADER_LENGTH: str(len(head))})
+    if rt.collector is not None:
+        response.record_body = encoding.dumps({**reply, "outputs": v2_encode({k: outputs[k] for k in wanted}, set())[0]})
+    return response
+
+
+def _as_json_tensors(specs: list[dict[str, Any]], tensors: dict[str, Any]) -> list[dict[str, Any]]:
+    """Request tensors as they would have come without the binary extension."""
+    out = []
+    for spec in specs:
+        entry = {k: v for k, v in spec.items() if k != "parameters"}
+        entry["data"] = tensors[spec["name"]].ravel().tolist()
+        out.append(entry)
+    return out
 
 
 def _requested_outputs(body: dict[str, Any], names: list[str]) -> tuple[list[str], set[str]]:

@@ -192,3 +192,20 @@ def test_bodies_of_every_shape_are_collected_as_sent(start, workspace: Workspace
     assert pretty["request"] == {"data": [row]} and pretty["response"] == answers[0].json()
     assert broken["request"] == '{"data": [[1,' and broken["status"] == 400 and "Malformed JSON" in broken["response"]["message"]
     assert from_csv["request"] == csv and from_csv["route"] == "invocations" and from_csv["response"] == answers[2].json()
+
+
+def test_binary_tensors_are_collected_as_json_data(start, workspace: Workspace) -> None:  # type: ignore[no-untyped-def]
+    import tritonclient.http as triton
+
+    server = start()
+    rows = training_data(20, rows=3, seed=8)[0].astype(np.float32)
+    client = triton.InferenceServerClient(url=f"127.0.0.1:{server.port}")
+    tensor = triton.InferInput("input", list(rows.shape), "FP32")
+    tensor.set_data_from_numpy(rows, binary_data=True)
+    outputs = [triton.InferRequestedOutput(n, binary_data=True) for n in ("label", "probabilities")]
+    result = client.infer("lr", [tensor], outputs=outputs, request_id="bin-1")
+    client.close()
+    frame = _wait_for(3)
+    assert len(frame) == 3 and set(frame["route"]) == {"v2_infer"}
+    np.testing.assert_array_equal(frame[[f"x{i}" for i in range(20)]].to_numpy(dtype=np.float32), rows)  # exact: float32 as sent
+    assert frame["label"].tolist() == result.as_numpy("label").tolist()
