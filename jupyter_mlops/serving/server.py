@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -132,10 +133,19 @@ class Supervisor:
         return proc
 
     def run(self) -> int:
-        n = self.config.resolved_workers()
         from .metrics import DIR_ENV
 
-        os.environ.setdefault(DIR_ENV, tempfile.mkdtemp(prefix="mlops-metrics-"))
+        made = None if os.environ.get(DIR_ENV) else tempfile.mkdtemp(prefix="mlops-metrics-")
+        if made:
+            os.environ[DIR_ENV] = made
+        try:
+            return self._supervise()
+        finally:
+            if made:
+                shutil.rmtree(made, ignore_errors=True)  # the workers' metrics snapshots
+
+    def _supervise(self) -> int:
+        n = self.config.resolved_workers()
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         self.procs = [self._start_one() for _ in range(n)]
