@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,7 @@ def main() -> int:
     image2 = mlops.build_image("quickstart-churn", v2, progress=False, docker=docker)
     for old in mlops.list_deployments(image="quickstart-churn"):
         mlops.undeploy(old.name)
+    started = datetime.now(timezone.utc)  # this run's records: a rerun's workspace holds the last run's too
     dep = mlops.deploy("quickstart-churn", image, target="docker" if docker else "process", collect=True)
     print(dep)
     print("score:", dep.score(rows))
@@ -92,7 +94,7 @@ def main() -> int:
 
     step("monitor: collected data and the dashboard")
     deadline = time.monotonic() + 30
-    while len(frame := mlops.collected_data("quickstart-churn")) < 203 and time.monotonic() < deadline:
+    while len(frame := mlops.collected_data("quickstart-churn", start=started)) < 203 and time.monotonic() < deadline:
         time.sleep(0.5)
     print(f"{len(frame)} rows collected; columns: {', '.join(map(str, frame.columns[:12]))}, ...")
     board = mlops.dashboard("quickstart-churn", since="1h")

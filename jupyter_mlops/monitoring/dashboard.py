@@ -22,7 +22,10 @@ class Dashboard:
 
     @property
     def drifted_features(self) -> list[str]:
-        return [] if self.drift is None or self.drift.empty else self.drift.loc[self.drift.drifted, "feature"].tolist()
+        """Each drifted feature once, whichever model versions it drifted for (``drift`` says which)."""
+        if self.drift is None or self.drift.empty:
+            return []
+        return list(dict.fromkeys(self.drift.loc[self.drift.drifted, "feature"]))
 
     def to_html(self, path: str | Path) -> Path:
         path = Path(path)
@@ -103,7 +106,9 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
             fig.add_trace(go.Histogram(x=pred[1], name=pred[0], nbinsx=30), row=2, col=2)
     if drift is not None and not drift.empty:
         colors = ["crimson" if d else "steelblue" for d in drift["drifted"]]
-        fig.add_trace(go.Bar(x=drift["feature"], y=drift["psi"], marker_color=colors, name="PSI"), row=3, col=1)
+        # several model versions served in the window: one bar each, never stacked into one
+        x = drift["feature"] if drift["model"].nunique() < 2 else drift["feature"] + " (" + drift["model"] + ")"
+        fig.add_trace(go.Bar(x=x, y=drift["psi"], marker_color=colors, name="PSI"), row=3, col=1)
         fig.add_hline(y=threshold, line_dash="dash", line_color="crimson", row=3, col=1,
                       annotation_text=f"threshold {threshold:g}")
     fig.update_layout(title=f"Deployment {deployment}", barmode="stack", height=900, template="plotly_white")

@@ -46,7 +46,10 @@ def dashboard(ws: Workspace, deployment: str, since: Any = "1h", threshold: floa
         import pandas as pd
 
         parts = []
-        for (model, version), baseline in baselines.items():
+        def order(key: tuple[Any, Any]) -> tuple[str, int]:
+            return str(key[0]), int(key[1]) if str(key[1]).isdigit() else -1
+
+        for (model, version), baseline in sorted(baselines.items(), key=lambda kv: order(kv[0])):
             rows = frame[(frame["model"] == model) & (frame["model_version"] == version) & (frame["status"] == 200)]
             part = drift(baseline, rows, threshold)
             part.insert(0, "model", f"{model}:{version}")

@@ -73,3 +73,26 @@ def test_dashboard_of_a_deployment_with_collected_data(workspace: Workspace, tmp
 def test_since_is_validated(workspace: Workspace) -> None:
     with pytest.raises(mlops.UsageError, match=r"^Invalid duration 'yesterday': write a number and s, m, h, d or w"):
         mlops.dashboard("fraud", since="yesterday")
+
+
+def test_drift_across_two_model_versions_is_shown_per_version(workspace: Workspace, tmp_path: Path, train: pd.DataFrame) -> None:
+    import json
+
+    for _ in range(2):
+        mlops.register_model(onnx_logreg(tmp_path / "lr.onnx"), "lr", baseline=train)
+    rows = training_data(20, rows=60, seed=3)[0]
+    rows[:, 5] += 2.0  # f5 drifts under both versions
+    now = time.time()
+    for version in (1, 2):
+        lines = [json.dumps({"time": now - i, "deployment": "fraud", "model": "lr", "model_version": version,
+                             "collector": "request", "route": "score", "status": 200, "latency_ms": 1.0,
+                             "request_id": f"{version}-{i}", "correlation_id": None,
+                             "request": {"data": [row.tolist()]}, "response": {"label": [0]}})
+                 for i, row in enumerate(rows)]
+        hour = time.strftime("%Y/%m/%d/%H", time.gmtime(now))
+        workspace.artifacts.put_bytes(f"collected/fraud/lr/{version}/{hour}/w-{version}.jsonl", ("\n".join(lines) + "\n").encode())
+    board = mlops.dashboard("fraud", since="2h")
+    assert board.drifted_features == ["f5"]
+    assert board.drift.loc[board.drift.drifted, "model"].tolist() == ["lr:1", "lr:2"]
+    psi = next(t for t in board.figure.data if t.name == "PSI")
+    assert {"f5 (lr:1)", "f5 (lr:2)"} <= set(psi.x) and len(set(psi.x)) == len(psi.x) == 40
