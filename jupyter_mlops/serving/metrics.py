@@ -125,7 +125,7 @@ class _Collector:
         collect = [s.get("collect") or {} for s in self.snapshots]
         if any(collect):
             total = lambda k: sum(c.get(k, 0) for c in collect)  # noqa: E731
-            yield CounterMetricFamily("mlops_collect_records", "Records collected (spooled).", value=total("records"))
+            yield CounterMetricFamily("mlops_collect_records", "Records collected (counted as the spool's segments are sealed, about every second).", value=total("records"))
             yield CounterMetricFamily("mlops_collect_uploaded", "Records written to the store.", value=total("uploaded"))
             yield CounterMetricFamily("mlops_collect_dropped", "Records dropped: spool over its bound.", value=total("dropped"))
             yield GaugeMetricFamily("mlops_collect_spool_bytes", "Bytes waiting in the spool.", value=total("spool_bytes"))
