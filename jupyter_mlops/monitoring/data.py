@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import orjson
 
 from ..errors import UsageError
 from ..workspace import Workspace
@@ -50,7 +51,7 @@ def read_records(ws: Workspace, deployment: str, start: Any = None, end: Any = N
         for line in ws.artifacts.get_bytes(name).split(b"\n"):  # JSON Lines: only \n ends a line
             if not line:
                 continue
-            rec = json.loads(line)
+            rec = orjson.loads(line)
             t = datetime.fromtimestamp(rec["time"], timezone.utc)
             if rec.get("collector", "request") != collector or (start and t < start) or (end and t > end):
                 continue
