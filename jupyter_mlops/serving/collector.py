@@ -71,8 +71,8 @@ class DataCollector:
         self._write: Any = self._open.mm.write
         self._hour = 0
         self._hour_end = 0.0
-        self._entries: dict[tuple[Any, str], bytes] = {}  # (model, route) -> prefix, in the open segment
-        self._last: tuple[Any, Any, bytes] = (_UNSET, _UNSET, b"")  # the last (model, route, prefix)
+        # The last (model, route, prefix), reset with each segment so that the segment notes its models
+        self._last: tuple[Any, Any, bytes] = (_UNSET, _UNSET, b"")
         self._prefixes: dict[tuple[Any, str], bytes] = {}
         self._sealed: list[Segment] = []  # waiting for upload, oldest first
         # Counters each written by one thread only (sealed: the event loop's; the rest: the writer's)
@@ -124,18 +124,16 @@ class DataCollector:
             self._overflow(line, req.model or self.default_model)
 
     def _entry(self, model: tuple[Any, Any] | None, route: str) -> bytes:
-        """Once per (model, route) and segment: the record's constant middle, and the segment notes
-        the (model, version) it holds. Records start with time, deployment, model, model_version, so
-        grouping a segment of several models reads a prefix."""
+        """When (model, route) changes or a segment opens: the record's constant middle, and the
+        segment notes the (model, version) it holds. Records start with time, deployment, model,
+        model_version, so grouping a segment of several models reads a prefix."""
         key = model or self.default_model
         prefix = self._prefixes.get((key, route))
         if prefix is None:
             head = orjson.dumps({"deployment": self.deployment, "model": key[0], "model_version": key[1],
                                  "collector": "request", "route": route})
             prefix = self._prefixes[(key, route)] = b"," + head[1:-1]
-        if (model, route) not in self._entries:
-            self._note(key)
-            self._entries[(model, route)] = prefix
+        self._note(key)
         self._last = (model, route, prefix)
         return prefix
 
@@ -147,7 +145,6 @@ class DataCollector:
         self._seal()
         self._hour = int(ts // 3600)
         self._hour_end = (self._hour + 1) * 3600.0
-        self._entries.clear()
         self._last = (_UNSET, _UNSET, b"")
         if self._open is not None:
             self._open.keys.clear()
@@ -170,17 +167,16 @@ class DataCollector:
 
     def custom(self, name: str, data: Any) -> None:
         req = current_request.get() or {}
-        model = (req["model"], req.get("model_version")) if req.get("model") else None
-        record = {"time": time.time(), "deployment": self.deployment, "model": None, "model_version": None,
-                  "collector": name, "request_id": req.get("request_id"), "correlation_id": req.get("correlation_id")}
+        key = (req["model"], req.get("model_version")) if req.get("model") else self.default_model
 
         def write() -> None:
             ts = _time()
             if ts >= self._hour_end:
                 self._next_hour(ts)
-            key = model or self.default_model
             self._note(key)
-            line = orjson.dumps({**record, "time": ts, "model": key[0], "model_version": key[1], "data": _plain(data)},
+            line = orjson.dumps({"time": ts, "deployment": self.deployment, "model": key[0], "model_version": key[1],
+                                 "collector": name, "request_id": req.get("request_id"),
+                                 "correlation_id": req.get("correlation_id"), "data": _plain(data)},
                                 option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
             try:
                 self._write(line)
@@ -237,8 +233,7 @@ class DataCollector:
             return False
         self._open = self.spool.open_segment()
         self._write = self._open.mm.write
-        self._entries.clear()  # each segment notes its own (model, version)s
-        self._last = (_UNSET, _UNSET, b"")
+        self._last = (_UNSET, _UNSET, b"")  # each segment notes its own (model, version)s
         return True
 
     def _rotate(self) -> None:

@@ -41,10 +41,6 @@ class Segment:
         self.records = -1  # records, once counted
         self.keys: set[tuple[Any, Any, int]] = set()  # (model, version, hour) of its records
 
-    @property
-    def name(self) -> str:
-        return self.path.name
-
     def close(self) -> None:
         self.mm.close()
         os.close(self.fd)

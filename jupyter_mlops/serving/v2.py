@@ -71,7 +71,8 @@ async def infer(rt: Runtime, req: Request) -> Response:
         req.record_body = encoding.dumps({**body, "inputs": _as_json_tensors(body["inputs"], inputs)})
     outputs = await rt.predict(scorer, inputs)
     wanted, binary_names = _requested_outputs(body, list(outputs))
-    tensors, chunks = v2_encode({k: outputs[k] for k in wanted}, binary_names)
+    chosen = {k: outputs[k] for k in wanted}
+    tensors, chunks = v2_encode(chosen, binary_names)
     reply: dict[str, Any] = {"model_name": scorer.name, "model_version": str(scorer.version), "outputs": tensors}
     if "id" in body:
         reply["id"] = body["id"]
@@ -80,7 +81,7 @@ async def infer(rt: Runtime, req: Request) -> Response:
     head = encoding.dumps(reply)
     response = Response(200, head + chunks, "application/octet-stream", {HEADER_LENGTH: str(len(head))})
     if rt.collector is not None:
-        response.record_body = encoding.dumps({**reply, "outputs": v2_encode({k: outputs[k] for k in wanted}, set())[0]})
+        response.record_body = encoding.dumps({**reply, "outputs": v2_encode(chosen, set())[0]})
     return response
 
 
