@@ -17,7 +17,7 @@ from .images.registry import ImageRegistry
 from .local_server import LocalServer
 from .monitoring.dashboard import Dashboard
 from .monitoring.drift import summarize
-from .names import parse_ref
+from .names import ref_of
 from .registry.models import DEFAULT_PAGE, ModelRegistry
 from .registry.records import Model, ModelList
 from .workspace import Workspace, current_workspace, resolve_workspace
@@ -36,11 +36,11 @@ def _models(workspace: WorkspaceArg) -> ModelRegistry:
 def register_model(
     path: str | os.PathLike[str],
     name: str,
+    *,
     tags: dict[str, str] | list[str] | None = None,
     properties: dict[str, str] | list[str] | None = None,
     description: str | None = None,
     framework: str | None = None,
-    *,
     baseline: Any = None,
     progress: bool | None = None,
     workspace: WorkspaceArg = None,
@@ -58,18 +58,14 @@ def register_model(
 
 def set_baseline(model: Model | str, data: Any, *, workspace: WorkspaceArg = None) -> dict[str, Any]:
     """Store per-feature summary statistics of ``data`` (training data) with a model version."""
-    ref = (model.name, model.version) if isinstance(model, Model) else _split_ref(model)
+    reg = _models(workspace)
+    found = reg.get(*ref_of(model))
     baseline = summarize(data)
-    _models(workspace).set_baseline(ref[0], ref[1] or _models(workspace).get(ref[0]).version, baseline)
+    reg.set_baseline(found.name, found.version, baseline)
     return baseline
 
 
-def _split_ref(text: str) -> tuple[str, int | None]:
-    ref = parse_ref(text)
-    return ref.name, ref.version
-
-
-def collected_data(deployment: str, start: Any = None, end: Any = None, model: str | None = None, *,
+def collected_data(deployment: str, *, start: Any = None, end: Any = None, model: str | None = None,
                    collector: str = "request", workspace: WorkspaceArg = None) -> Any:
     """What a deployment collected, as a DataFrame: one row per input row, one column per feature
     (named from the model's baseline when it has one), outputs, status, latency and ids.
@@ -79,7 +75,7 @@ def collected_data(deployment: str, start: Any = None, end: Any = None, model: s
     return read(_ws(workspace), deployment, start, end, model, collector)
 
 
-def dashboard(deployment: str, since: str | None = "1h", *, threshold: float = 0.2,
+def dashboard(deployment: str, *, since: str | None = "1h", threshold: float = 0.2,
               workspace: WorkspaceArg = None) -> Dashboard:
     """Plotly dashboard: requests per minute by status, latency p50/p95/p99, error rate,
     predictions, and per-feature drift (PSI) against the baseline, with the threshold marked."""
@@ -90,18 +86,16 @@ def dashboard(deployment: str, since: str | None = "1h", *, threshold: float = 0
 
 def get_model(name: str, version: int | str | None = None, *, workspace: WorkspaceArg = None) -> Model:
     """A model version (``"name:3"`` works too); the latest when no version is given."""
-    if version is None and ":" in name:
-        ref = parse_ref(name)
-        name, version = ref.name, ref.version
-    return _models(workspace).get(name, version)
+    ref = ref_of(name)
+    return _models(workspace).get(ref.name, version if version is not None else ref.version)
 
 
 def list_models(
     name: str | None = None,
+    *,
     tags: dict[str, str | None] | list[str] | str | None = None,
     properties: dict[str, str | None] | list[str] | str | None = None,
     latest: bool = False,
-    *,
     limit: int = DEFAULT_PAGE,
     offset: int = 0,
     workspace: WorkspaceArg = None,
@@ -113,11 +107,11 @@ def list_models(
 def update_model(
     name: str,
     version: int | str,
+    *,
     tags: dict[str, str] | list[str] | None = None,
     remove_tags: list[str] | None = None,
     properties: dict[str, str] | list[str] | None = None,
     description: str | None = None,
-    *,
     workspace: WorkspaceArg = None,
 ) -> Model:
     """Change tags (mutable), add properties (add-only) or the description of a version."""
@@ -138,12 +132,8 @@ def download_model(
     workspace: WorkspaceArg = None,
 ) -> Path:
     """Write a model's file or folder into ``target_dir``; ``model`` is a Model or ``"name[:version]"``."""
-    if isinstance(model, Model):
-        name, version = model.name, model.version
-    else:
-        ref = parse_ref(model)
-        name, version = ref.name, ref.version
-    return _models(workspace).download(name, version, target_dir, exist_ok, progress)
+    ref = ref_of(model)
+    return _models(workspace).download(ref.name, ref.version, target_dir, exist_ok, progress)
 
 
 def _images(workspace: WorkspaceArg) -> ImageRegistry:
@@ -153,12 +143,12 @@ def _images(workspace: WorkspaceArg) -> ImageRegistry:
 def build_image(
     name: str,
     models: list[Model | str] | Model | str,
+    *,
     script: str | os.PathLike[str] | None = None,
     requirements: str | os.PathLike[str] | list[str] | None = None,
     base_image: str | None = None,
     tags: dict[str, str] | list[str] | None = None,
     description: str | None = None,
-    *,
     docker: bool | None = None,
     gpu: bool = False,
     progress: bool = True,
@@ -177,17 +167,15 @@ def build_image(
 
 def get_image(name: str, version: int | str | None = None, *, workspace: WorkspaceArg = None) -> Image:
     """An image version (``"name:2"`` works too); the latest when no version is given."""
-    if version is None and ":" in name:
-        ref = parse_ref(name, "image")
-        name, version = ref.name, ref.version
-    return _images(workspace).get(name, version)
+    ref = ref_of(name, "image")
+    return _images(workspace).get(ref.name, version if version is not None else ref.version)
 
 
 def list_images(
     name: str | None = None,
+    *,
     tags: dict[str, str | None] | list[str] | str | None = None,
     model: str | None = None,
-    *,
     limit: int = 100,
     offset: int = 0,
     workspace: WorkspaceArg = None,
@@ -196,8 +184,8 @@ def list_images(
     return _images(workspace).list(name, tags, model, limit, offset)
 
 
-def update_image(name: str, version: int | str, tags: dict[str, str] | list[str] | None = None,
-                 remove_tags: list[str] | None = None, *, workspace: WorkspaceArg = None) -> Image:
+def update_image(name: str, version: int | str, *, tags: dict[str, str] | list[str] | None = None,
+                 remove_tags: list[str] | None = None, workspace: WorkspaceArg = None) -> Image:
     """Add, change or remove an image's tags."""
     return _images(workspace).update(name, version, tags, remove_tags)
 
@@ -222,40 +210,41 @@ def _deployments(workspace: WorkspaceArg) -> DeploymentService:
 def deploy(
     name: str,
     image: Image | str,
+    *,
     target: str | None = None,
-    port: int | None = None,
     auth: bool = True,
+    tags: dict[str, str] | list[str] | None = None,
+    port: int | None = None,
+    host: str | None = None,
+    workers: int | None = None,
     tls_cert: str | None = None,
     tls_key: str | None = None,
-    replicas: int = 1,
+    tls_ca: str | None = None,
+    replicas: int | None = None,
     cpu: str | None = None,
     memory: str | None = None,
-    autoscale: dict[str, Any] | None = None,
-    tags: dict[str, str] | list[str] | None = None,
-    *,
-    workers: int = 1,
-    tls_ca: str | None = None,
-    host: str = "127.0.0.1",
+    autoscale: dict[str, Any] | str | None = None,
+    namespace: str | None = None,
+    registry: str | None = None,
+    ingress_host: str | None = None,
     dry_run: bool = False,
     output_dir: str | None = None,
-    namespace: str = "default",
-    registry: str | None = None,
-    ready_timeout: float = 120.0,
     collect: bool = False,
-    sample_rate: float = 1.0,
+    sample_rate: float | None = None,
+    ready_timeout: float | None = None,
     workspace: WorkspaceArg = None,
 ) -> Deployment:
     """Deploy an image as a scoring service on ``target`` (process, docker, kubernetes, edge, or a
     plugin; the workspace's default when omitted). Keys are generated when ``auth`` is on (see
     :func:`get_keys`). ``collect=True`` records inputs, outputs and latency (a ``sample_rate``
     share of requests) in the workspace's artifact store: see :func:`collected_data`, :func:`dashboard`.
+
+    Each target supports its own settings (``replicas`` and ``autoscale`` on kubernetes, ``cpu`` and
+    ``memory`` on docker and kubernetes, ...); one it does not support is an error naming both.
     Returns once it serves, with ``scoring_uri``, ``swagger_uri`` and ``score()``."""
-    return _deployments(workspace).deploy(
-        name, image, target, tags, port=port, auth=auth, tls_cert=tls_cert, tls_key=tls_key, tls_ca=tls_ca,
-        replicas=replicas, cpu=cpu, memory=memory, autoscale=autoscale, workers=workers, host=host,
-        dry_run=dry_run, output_dir=output_dir, namespace=namespace, registry=registry, ready_timeout_s=ready_timeout,
-        collect=collect, sample_rate=sample_rate,
-    )
+    given = {k: v for k, v in locals().items()
+             if k not in ("name", "image", "target", "tags", "auth", "workspace") and v not in (None, False)}
+    return _deployments(workspace).deploy(name, image, target, tags, auth=auth, **given)
 
 
 def get_deployment(name: str, *, workspace: WorkspaceArg = None) -> Deployment:
@@ -263,11 +252,12 @@ def get_deployment(name: str, *, workspace: WorkspaceArg = None) -> Deployment:
     return _deployments(workspace).get(name)
 
 
-def list_deployments(model: str | None = None, image: str | None = None,
-                     tags: dict[str, str | None] | list[str] | str | None = None, *,
-                     workspace: WorkspaceArg = None) -> DeploymentList:
-    """Deployments whose image contains ``model`` (``NAME[:VERSION]``), of ``image``, with ``tags``."""
-    return _deployments(workspace).list(model, image, tags)
+def list_deployments(*, model: str | None = None, image: str | None = None,
+                     tags: dict[str, str | None] | list[str] | str | None = None, limit: int = 100, offset: int = 0,
+                     refresh: bool = False, workspace: WorkspaceArg = None) -> DeploymentList:
+    """Deployments newest first, whose image contains ``model`` (``NAME[:VERSION]``), of ``image``,
+    with ``tags``. States are as last recorded (no probes); ``refresh=True`` asks each target."""
+    return _deployments(workspace).list(model, image, tags, limit, offset, refresh)
 
 
 def update_deployment(name: str, image: Image | str, *, ready_timeout: float | None = None,
@@ -294,39 +284,33 @@ def regen_key(name: str, key: str = "primary", *, workspace: WorkspaceArg = None
 
 def serve(
     models: list[Model | str] | Model | str,
-    script: str | os.PathLike[str] | None = None,
     *,
+    script: str | os.PathLike[str] | None = None,
+    host: str = "127.0.0.1",
     port: int | None = None,
     workers: int = 1,
     auth_keys: list[str] | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
     max_batch_size: int = 0,
+    max_batch_delay_ms: float = 2.0,
     timeout: float = 60.0,
+    foreground: bool = False,
     workspace: WorkspaceArg = None,
 ) -> LocalServer:
-    """Serve registered models from a local subprocess (no Docker); returns once it is ready.
+    """Serve registered models from a local subprocess (no Docker); returns once it is ready, on a
+    free port unless ``port`` says otherwise. ``svc.score(data)`` scores, ``svc.stop()`` stops.
 
-    ``svc.score(data)`` scores, ``svc.stop()`` stops. For a named, listed and updatable service,
-    use :func:`deploy`.
-    """
-    from .appdir import resolve_models, serve_app_dir
-    from .local_server import free_port, log_tail, pid_alive, start_process, wait_ready
+    ``foreground=True`` serves in this process until stopped (the CLI; default port 5001) and takes
+    keys from ``$MLOPS_AUTH_KEYS`` too. For a named, listed and updatable service, use :func:`deploy`."""
+    from .local_server import serve_models
 
-    ws = _ws(workspace)
-    resolved = resolve_models(ws, [models] if isinstance(models, (str, Model)) else list(models))
-    port = port or free_port()
-    app = serve_app_dir(ws, resolved, script, port=port, workers=workers, auth=bool(auth_keys),
-                        max_batch_size=max_batch_size, scoring_timeout_s=timeout).app_path
-    log_path = app / "server.log"
-    proc = start_process(app, log_path, auth_keys)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, lambda: pid_alive(proc.pid), lambda: log_tail(log_path), timeout=120)
-    except Exception:
-        from .local_server import stop_process
-
-        stop_process(proc.pid)
-        raise
-    return LocalServer(url, proc.pid, log_path, auth_keys[0] if auth_keys else None)
+    return serve_models(
+        _ws(workspace), [models] if isinstance(models, (str, Model)) else list(models), script, host=host, port=port,
+        workers=workers, auth_keys=list(auth_keys or []), tls_cert=tls_cert, tls_key=tls_key,
+        max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms, scoring_timeout_s=timeout,
+        foreground=foreground,
+    )
 
 
 def get_workspace(workspace: WorkspaceArg = None) -> Workspace:

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from .errors import UsageError
-from .names import parse_ref
+from .names import ref_of
 from .registry.models import ModelRegistry
 from .registry.records import Model
 from .serving.config import ServerConfig
@@ -23,14 +23,8 @@ from .workspace import Workspace
 def resolve_models(ws: Workspace, models: list[Model | str]) -> list[Model]:
     if not models:
         raise UsageError("Give at least one model (NAME or NAME:VERSION).")
-    reg, out = ModelRegistry(ws), []
-    for m in models:
-        if isinstance(m, Model):
-            out.append(m)
-        else:
-            ref = parse_ref(m)
-            out.append(reg.get(ref.name, ref.version))
-    return out
+    reg = ModelRegistry(ws)
+    return [m if isinstance(m, Model) else reg.get(*ref_of(m)) for m in models]
 
 
 def place_model(ws: Workspace, model: Model, root: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from typing import TypeVar
 
 
 def fmt_time(ts: float | None) -> str:
@@ -61,3 +62,31 @@ def text_table(rows: Iterable[Mapping[str, object]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines)
+
+
+T = TypeVar("T")
+
+
+class RecordList(list[T]):
+    """A page of records (models, images, deployments), newest first; ``has_more`` says whether
+    another page follows at ``offset + len(page)``."""
+
+    noun = "record"
+
+    def __init__(self, records: Iterable[T] = (), has_more: bool = False, offset: int = 0) -> None:
+        super().__init__(records)
+        self.has_more = has_more
+        self.offset = offset
+
+    def label(self, record: T) -> str:
+        return str(getattr(record, "ref", record))
+
+    def __repr__(self) -> str:
+        more = ", more..." if self.has_more else ""
+        return f"{type(self).__name__}([{', '.join(self.label(r) for r in self)}]{more})"
+
+    def _repr_html_(self) -> str:
+        nxt = self.offset + len(self)
+        footer = f"more after {nxt}: pass offset={nxt}" if self.has_more else None
+        rows = [r.summary() for r in self]  # type: ignore[attr-defined]
+        return html_table(rows, title=f"{len(self)} {self.noun}(s)", footer=footer)

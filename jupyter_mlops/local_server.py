@@ -12,8 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from . import client
+from .appdir import resolve_models, serve_app_dir
 from .errors import DeploymentError
 from .serving.config import KEYS_ENV
+from .workspace import Workspace
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -160,3 +162,30 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def serve_models(ws: Workspace, models: list[Any], script: str | os.PathLike[str] | None, *, port: int | None,
+                 auth_keys: list[str], foreground: bool, **settings: Any) -> LocalServer:
+    """The server for ``mlops.serve`` and ``jupyter-mlops serve``: an app folder under the workspace,
+    then a ready subprocess (returned) or, in the ``foreground``, this process until it is stopped."""
+    if foreground:
+        auth_keys = auth_keys + [k for k in os.environ.get(KEYS_ENV, "").split(",") if k]
+        port = 5001 if port is None else port
+    elif not port:
+        port = free_port(str(settings.get("host", "127.0.0.1")))
+    config = serve_app_dir(ws, resolve_models(ws, models), script, port=port, auth=bool(auth_keys), **settings)
+    if foreground:
+        from .serving.server import serve
+
+        config.auth_keys = auth_keys
+        raise SystemExit(serve(config))
+    log_path = config.app_path / "server.log"
+    proc = start_process(config.app_path, log_path, auth_keys)
+    scheme = "https" if config.tls_cert else "http"
+    url = f"{scheme}://{config.host}:{port}"
+    try:
+        wait_ready(url, lambda: pid_alive(proc.pid), lambda: log_tail(log_path), timeout=120, cafile=config.tls_cert)
+    except BaseException:
+        stop_process(proc.pid)
+        raise
+    return LocalServer(url, proc.pid, log_path, auth_keys[0] if auth_keys else None, config.tls_cert)

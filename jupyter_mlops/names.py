@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .errors import InvalidNameError, UsageError
@@ -45,12 +46,26 @@ class Ref:
     def __str__(self) -> str:
         return self.name if self.version is None else f"{self.name}:{self.version}"
 
+    def __iter__(self) -> Iterator[str | int | None]:
+        return iter((self.name, self.version))
+
 
 def parse_ref(text: str, kind: str = "model") -> Ref:
     """Parse ``NAME[:VERSION]``."""
     name, sep, version = text.partition(":")
     validate_name(name, kind)
     return Ref(name, parse_version(version) if sep else None)
+
+
+def ref_of(obj: object, kind: str = "model") -> Ref:
+    """A :class:`Ref` from a record (a Model or an Image: anything with a name and a version) or
+    from ``NAME[:VERSION]`` text."""
+    if isinstance(obj, str):
+        return parse_ref(obj, kind)
+    name, version = getattr(obj, "name", None), getattr(obj, "version", None)
+    if isinstance(name, str) and isinstance(version, int):
+        return Ref(name, version)
+    raise UsageError(f"Invalid {kind} {obj!r}: give NAME, NAME:VERSION or a registered {kind}.")
 
 
 def parse_exact_ref(text: str, kind: str = "model") -> Ref:
@@ -106,4 +121,43 @@ def parse_pairs(pairs: object, what: str = "tag") -> dict[str, str]:
     for key in out:
         if len(key) > MAX_NAME:
             raise UsageError(f"Invalid {what} key {key[:40]!r}...: at most {MAX_NAME} characters.")
+    return out
+
+
+def parse_autoscale(value: object) -> dict[str, int] | None:
+    """``MIN:MAX[:CPU%]`` (or a dict of the same) -> ``{"min", "max"[, "target_cpu"]}``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        value = ":".join(str(value[k]) for k in ("min", "max", "target_cpu") if k in value)
+    parts = str(value).split(":")
+    if len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() for p in parts):
+        raise UsageError(f"Invalid autoscale {value!r}: write MIN:MAX or MIN:MAX:CPU_PERCENT, e.g. 1:5:70.")
+    lo, hi = int(parts[0]), int(parts[1])
+    if not 1 <= lo <= hi:
+        raise UsageError(f"Invalid autoscale {value!r}: MIN must be at least 1 and at most MAX.")
+    out = {"min": lo, "max": hi}
+    if len(parts) == 3:
+        out["target_cpu"] = int(parts[2])
+    return out
+
+
+def parse_int(value: object, what: str = "number", minimum: int = 0) -> int:
+    """An integer typed by a user (or given as one), at least ``minimum``."""
+    if isinstance(value, bool):
+        raise UsageError(f"Invalid {what} {value!r}: a whole number.")
+    if isinstance(value, str) and value.strip().lstrip("-").isascii() and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or value < minimum:
+        raise UsageError(f"Invalid {what} {value!r}: a whole number, at least {minimum}.")
+    return value
+
+
+def parse_float(value: object, what: str = "number") -> float:
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise UsageError(f"Invalid {what} {value!r}: a number.") from None
+    if out != out or out in (float("inf"), float("-inf")):
+        raise UsageError(f"Invalid {what} {value!r}: a finite number.")
     return out

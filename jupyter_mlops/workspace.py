@@ -139,6 +139,8 @@ class Workspace:
             "default_target": self.default_target,
         }
 
+    summary = to_dict = describe  # what adapters print: a table row, a JSON object
+
     def __repr__(self) -> str:
         d = self.describe()
         return f"Workspace(name={d['name']!r}, metadata={d['metadata']!r}, artifacts={d['artifacts']!r})"

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +29,24 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     root = tmp_path / "ws"
     monkeypatch.setenv(ENV_VAR, str(root))
     return Workspace.embedded(root, source="test")
+
+
+@pytest.fixture
+def ip(workspace: Workspace) -> Iterator[Any]:
+    """A real IPython shell with the extension loaded. IPython swaps ``sys.modules['__main__']`` for
+    its own namespace, which breaks multiprocessing's spawn in later tests: it is put back after."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    main = sys.modules["__main__"]
+    shell = InteractiveShell.instance()
+    shell.history_manager.enabled = False
+    shell.run_line_magic("load_ext", "jupyter_mlops")
+    yield shell
+    shell.user_ns.clear()
+    for magics in shell.configurables:  # the shell is a singleton: undo %config between tests
+        if type(magics).__name__ == "MlopsMagics":
+            magics.workspace = None
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")

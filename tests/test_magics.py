@@ -16,18 +16,6 @@ from .modelfactory import onnx_logreg
 
 
 @pytest.fixture
-def ip(workspace: Workspace) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.history_manager.enabled = False
-    shell.run_line_magic("load_ext", "jupyter_mlops")
-    yield shell
-    shell.user_ns.clear()
-    for magics in shell.configurables:  # the shell is a singleton: undo %config between tests
-        if type(magics).__name__ == "MlopsMagics":
-            magics.workspace = None
-
-
-@pytest.fixture
 def model_file(tmp_path: Path) -> Path:
     return onnx_logreg(tmp_path / "lr.onnx")
 
@@ -77,7 +65,8 @@ def test_bad_input_is_a_one_line_usage_error(ip: InteractiveShell, model_file: P
     assert _usage_error(ip, "model", "ghost") == "Model 'ghost' not found."
     assert _usage_error(ip, "model", "lr:abc") == "Invalid version 'abc': versions are positive integers."
     assert _usage_error(ip, "delete_model", "lr") == "Give the version to delete: lr:VERSION."
-    assert _usage_error(ip, "register_model", f"{model_file}") == "the following arguments are required: --name/-n"
+    assert _usage_error(ip, "register_model", f"{model_file}") == (
+        "%register_model: the following arguments are required: --name/-n.")
     assert mlops.list_models() == []
 
 

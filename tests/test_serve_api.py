@@ -29,7 +29,7 @@ def test_a_failing_init_raises_with_the_log_tail(workspace: Workspace, tmp_path:
     script = tmp_path / "score.py"
     script.write_text("import sys\ndef init():\n    sys.exit('model file is corrupt')\ndef run(d):\n    return d\n")
     with pytest.raises(mlops.DeploymentError) as err:
-        mlops.serve("lr:1", script, workers=1)
+        mlops.serve("lr:1", script=script, workers=1)
     assert "init failed" in str(err.value) or "exited" in str(err.value)
     assert "model file is corrupt" in (err.value.detail or "")
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..display import fmt_kv, fmt_time, html_table
-
-STATES = ("transitioning", "healthy", "unhealthy", "failed")
-
+from ..display import RecordList, fmt_kv, fmt_time, html_table
 
 @dataclass(frozen=True)
 class Event:
@@ -69,9 +66,10 @@ class Deployment:
         return html
 
 
-class DeploymentList(list):  # type: ignore[type-arg]
-    def __repr__(self) -> str:
-        return f"DeploymentList([{', '.join(f'{d.name} ({d.state})' for d in self)}])"
+class DeploymentList(RecordList[Deployment]):
+    """A page of deployments, newest first, with their recorded state."""
 
-    def _repr_html_(self) -> str:
-        return html_table([d.summary() for d in self], title=f"{len(self)} deployment(s)")
+    noun = "deployment"
+
+    def label(self, record: Deployment) -> str:
+        return f"{record.name} ({record.state})"

@@ -13,10 +13,11 @@ from sqlalchemy import Connection, delete, select
 from .. import client
 from ..errors import ConflictError, DeploymentError, NotFoundError, UsageError
 from ..images.records import Image
-from ..images.registry import ImageRegistry
+from ..images.registry import ImageRegistry, image_ids_of, image_ids_with_model
 from ..local_server import free_port
-from ..names import parse_filters, parse_pairs, parse_ref, validate_name
+from ..names import parse_filters, parse_pairs, ref_of, validate_name
 from ..store import kv
+from ..store.paging import fetch_page
 from ..store.schema import deployment_events, deployments, image_models, images, models
 from ..workspace import Workspace
 from . import keys as keyring
@@ -94,27 +95,21 @@ class DeploymentService:
         with self.ws.metadata.read() as conn:
             return self._load(conn, [self._row(conn, name)])[0]
 
-    def list(self, model: str | None = None, image: str | None = None, tags: Any = None) -> DeploymentList:
+    def list(self, model: str | None = None, image: str | None = None, tags: Any = None, limit: int = 100,
+             offset: int = 0, refresh: bool = False) -> DeploymentList:
+        """Deployments newest first, as recorded: no live probes unless ``refresh`` (each is then
+        asked for its state, as :meth:`get` does)."""
         conditions = kv.filter_clause(KIND, deployments.c.id, parse_filters(tags, "tag"))
         if model is not None:
-            ref = parse_ref(model)
-            sub = (select(image_models.c.image_id).join(models, models.c.id == image_models.c.model_id)
-                   .where(models.c.name == ref.name))
-            if ref.version is not None:
-                sub = sub.where(models.c.version == ref.version)
-            conditions.append(deployments.c.image_id.in_(sub))
+            conditions.append(deployments.c.image_id.in_(image_ids_with_model(model)))
         if image is not None:
-            ref = parse_ref(image, "image")
-            sub = select(images.c.id).where(images.c.name == ref.name)
-            if ref.version is not None:
-                sub = sub.where(images.c.version == ref.version)
-            conditions.append(deployments.c.image_id.in_(sub))
-        query = select(deployments.c.name).order_by(deployments.c.name)
-        for cond in conditions:
-            query = query.where(cond)
+            conditions.append(deployments.c.image_id.in_(image_ids_of(image)))
         with self.ws.metadata.read() as conn:
-            names = conn.execute(query).scalars().all()
-        return DeploymentList(self.get(n) for n in names)
+            rows, has_more = fetch_page(conn, select(deployments), deployments.c.id, conditions, limit, offset)
+            found = self._load(conn, rows, events=False)
+        if refresh:
+            found = [self.get(d.name) for d in found]
+        return DeploymentList(found, has_more, offset)
 
     # --- update ---------------------------------------------------------------------------------
     def update(self, name: str, image: Image | str, ready_timeout_s: float | None = None) -> Deployment:
@@ -187,7 +182,7 @@ class DeploymentService:
     def _image(self, image: Image | str) -> Image:
         if isinstance(image, Image):
             return image
-        ref = parse_ref(image, "image")
+        ref = ref_of(image, "image")
         return self.images.get(ref.name, ref.version)
 
     def _image_ref(self, image_id: int) -> str:
@@ -224,22 +219,29 @@ class DeploymentService:
         kv.drop_all(conn, KIND, dep_id)
         conn.execute(delete(deployments).where(deployments.c.id == dep_id))
 
-    def _load(self, conn: Connection, rows: list[Any]) -> list[Deployment]:
-        out = []
-        tag_map = kv.load(conn, KIND, [r.id for r in rows])
-        for r in rows:
-            img = conn.execute(select(images.c.name, images.c.version).where(images.c.id == r.image_id)).one()
-            refs = conn.execute(select(models.c.name, models.c.version).join(image_models, image_models.c.model_id == models.c.id)
-                                .where(image_models.c.image_id == r.image_id).order_by(models.c.name)).all()
-            events = conn.execute(select(deployment_events).where(deployment_events.c.deployment_id == r.id)
-                                  .order_by(deployment_events.c.id)).all()
-            out.append(Deployment(
-                name=r.name, image=f"{img.name}:{img.version}", target=r.target, state=r.state,
-                scoring_uri=r.scoring_uri, models=[f"{n}:{v}" for n, v in refs], auth=bool(r.config.get("auth", True)),
-                config=dict(r.config), tags=dict(tag_map.get(r.id, {})), created_at=r.created_at, updated_at=r.updated_at,
-                events=[Event(e.time, e.kind, e.message) for e in events], _service=self,
-            ))
-        return out
+    def _load(self, conn: Connection, rows: list[Any], events: bool = True) -> list[Deployment]:
+        """Records for ``rows`` in a fixed number of queries (tags, images, their models; events
+        only when asked for)."""
+        ids, image_ids = [r.id for r in rows], {r.image_id for r in rows}
+        tag_map = kv.load(conn, KIND, ids)
+        image_refs = {i.id: f"{i.name}:{i.version}" for i in conn.execute(
+            select(images.c.id, images.c.name, images.c.version).where(images.c.id.in_(image_ids)))}
+        model_refs: dict[int, list[str]] = {}
+        for m in conn.execute(select(image_models.c.image_id, models.c.name, models.c.version)
+                              .join(models, image_models.c.model_id == models.c.id)
+                              .where(image_models.c.image_id.in_(image_ids)).order_by(models.c.name)):
+            model_refs.setdefault(m.image_id, []).append(f"{m.name}:{m.version}")
+        history: dict[int, list[Event]] = {}
+        if events:
+            for e in conn.execute(select(deployment_events).where(deployment_events.c.deployment_id.in_(ids))
+                                  .order_by(deployment_events.c.id)):
+                history.setdefault(e.deployment_id, []).append(Event(e.time, e.kind, e.message))
+        return [Deployment(
+            name=r.name, image=image_refs[r.image_id], target=r.target, state=r.state, scoring_uri=r.scoring_uri,
+            models=model_refs.get(r.image_id, []), auth=bool(r.config.get("auth", True)), config=dict(r.config),
+            tags=dict(tag_map.get(r.id, {})), created_at=r.created_at, updated_at=r.updated_at,
+            events=history.get(r.id, []), _service=self,
+        ) for r in rows]
 
 
 def _reason(exc: BaseException) -> str:

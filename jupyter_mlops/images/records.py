@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..display import fmt_kv, fmt_size, fmt_time, html_table
+from ..display import RecordList, fmt_kv, fmt_size, fmt_time, html_table
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,7 @@ def _escape(text: str) -> str:
     return html.escape(text)
 
 
-class ImageList(list):  # type: ignore[type-arg]
-    def __init__(self, images: list[Image], has_more: bool = False, offset: int = 0) -> None:
-        super().__init__(images)
-        self.has_more = has_more
-        self.offset = offset
+class ImageList(RecordList[Image]):
+    """A page of image versions, newest first."""
 
-    def __repr__(self) -> str:
-        return f"ImageList([{', '.join(i.ref for i in self)}]{', more...' if self.has_more else ''})"
-
-    def _repr_html_(self) -> str:
-        return html_table([i.summary() for i in self], title=f"{len(self)} image(s)")
+    noun = "image"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Select, delete, select
 
 from ..appdir import resolve_models
 from ..errors import BuildError, InUseError, UsageError
@@ -125,12 +125,7 @@ class ImageRegistry:
         if name is not None:
             conditions.append(images.c.name == validate_name(name, "image"))
         if model is not None:
-            ref = parse_ref(model)
-            sub = select(image_models.c.image_id).join(models, models.c.id == image_models.c.model_id).where(
-                models.c.name == ref.name)
-            if ref.version is not None:
-                sub = sub.where(models.c.version == ref.version)
-            conditions.append(images.c.id.in_(sub))
+            conditions.append(images.c.id.in_(image_ids_with_model(model)))
         with self.ws.metadata.read() as conn:
             rows, more = fetch_page(conn, select(images), images.c.id, conditions, limit, offset)
             return ImageList(self._load(conn, rows), has_more=more, offset=offset)
@@ -189,3 +184,18 @@ def _remove_docker_image(tag: str) -> None:
         docker_client().images.remove(tag, force=False, noprune=False)
     except Exception:  # noqa: BLE001 - best effort: the record is gone either way
         pass
+
+
+def image_ids_with_model(model: str) -> Select[Any]:
+    """Ids of the images that contain ``model`` (``NAME`` or ``NAME:VERSION``)."""
+    ref = parse_ref(model)
+    sub = select(image_models.c.image_id).join(models, models.c.id == image_models.c.model_id).where(
+        models.c.name == ref.name)
+    return sub if ref.version is None else sub.where(models.c.version == ref.version)
+
+
+def image_ids_of(image: str) -> Select[Any]:
+    """Ids of the versions ``image`` names (``NAME`` or ``NAME:VERSION``)."""
+    ref = parse_ref(image, "image")
+    sub = select(images.c.id).where(images.c.name == ref.name)
+    return sub if ref.version is None else sub.where(images.c.version == ref.version)

@@ -36,9 +36,20 @@ class Dashboard:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return self.figure._repr_mimebundle_(include, exclude)
 
+    @property
+    def requests(self) -> int:
+        if self.data is None:
+            return 0
+        return int(self.data["request_id"].nunique()) if "request_id" in self.data else len(self.data)
+
+    def summary(self) -> dict[str, object]:
+        return {"deployment": self.deployment, "requests": self.requests,
+                "rows": 0 if self.data is None else len(self.data), "drifted": self.drifted_features}
+
+    to_dict = summary
+
     def __repr__(self) -> str:
-        n = 0 if self.data is None else (self.data["request_id"].nunique() if "request_id" in self.data else len(self.data))
-        return f"Dashboard(deployment={self.deployment!r}, requests={n}, drifted={self.drifted_features!r})"
+        return f"Dashboard(deployment={self.deployment!r}, requests={self.requests}, drifted={self.drifted_features!r})"
 
 
 BINS = (("10s", "10 s"), ("min", "minute"), ("5min", "5 minutes"), ("15min", "15 minutes"), ("h", "hour"), ("D", "day"))

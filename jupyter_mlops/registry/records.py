@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..display import fmt_kv, fmt_size, fmt_time, html_table
+from ..display import RecordList, fmt_kv, fmt_size, fmt_time, html_table
 
 
 @dataclass(frozen=True)
@@ -67,23 +67,7 @@ class Model:
         return html
 
 
-class ModelList(list):  # type: ignore[type-arg]
-    """A page of models, newest first; ``has_more`` says whether another page exists."""
+class ModelList(RecordList[Model]):
+    """A page of model versions, newest first."""
 
-    def __init__(self, models: list[Model], has_more: bool = False, offset: int = 0) -> None:
-        super().__init__(models)
-        self.has_more = has_more
-        self.offset = offset
-
-    def __repr__(self) -> str:
-        more = ", more..." if self.has_more else ""
-        return f"ModelList([{', '.join(m.ref for m in self)}]{more})"
-
-    def _repr_html_(self) -> str:
-        footer = f"more after {self.offset + len(self)}: pass offset={self.offset + len(self)}" if self.has_more else None
-        return html_table([m.summary() for m in self], title=f"{len(self)} model(s)", footer=footer)
-
-    def to_dataframe(self):  # type: ignore[no-untyped-def]
-        import pandas as pd
-
-        return pd.DataFrame([m.summary() for m in self])
+    noun = "model"

@@ -137,5 +137,3 @@ properties = Table(
     Index("ix_properties_lookup", "kind", "key", "value", "obj_id"),
     sqlite_with_rowid=False,
 )
-
-KV_TABLES = {"tags": tags, "properties": properties}

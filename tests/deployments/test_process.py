@@ -116,10 +116,13 @@ def test_list_deployments_filters_by_model_image_and_tag(images, tmp_path: Path)
     mlops.deploy("b", images[1], target="process")
     mlops.deploy("c", other_img, target="process", tags={"env": "prod"})
     try:
-        assert [d.name for d in mlops.list_deployments(model="lr")] == ["a", "b"]
+        assert [d.name for d in mlops.list_deployments(model="lr")] == ["b", "a"]  # newest first
         assert [d.name for d in mlops.list_deployments(model="lr:2")] == ["b"]
         assert [d.name for d in mlops.list_deployments(image="other-svc")] == ["c"]
-        assert [d.name for d in mlops.list_deployments(tags=["env=prod"])] == ["a", "c"]
+        assert [d.name for d in mlops.list_deployments(tags=["env=prod"])] == ["c", "a"]
+        page = mlops.list_deployments(limit=2)
+        assert [d.name for d in page] == ["c", "b"] and page.has_more
+        assert [d.name for d in mlops.list_deployments(limit=2, offset=2)] == ["a"]
         with pytest.raises(mlops.InUseError, match=r"^Image svc:1 is used by deployment a; delete or update"):
             mlops.delete_image("svc", 1)
     finally:

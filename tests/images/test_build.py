@@ -62,14 +62,16 @@ def test_sklearn_image_with_script_and_requirements_and_fast_script_rebuild(
     requirements = tmp_path / "requirements.txt"
     requirements.write_text(f"six>=1.10,!=0.0.{uuid.uuid4().int % 10**9}\n")
     start = time.monotonic()
-    first = mlops.build_image("clf-service", model, _script(tmp_path / "score.py", 1), requirements, progress=False)
+    first = mlops.build_image("clf-service", model, script=_script(tmp_path / "score.py", 1), requirements=requirements,
+                           progress=False)
     cold = time.monotonic() - start
     rows = training_data(20, rows=4, seed=4)[0].astype(np.float64)
     expected = joblib.load(tmp_path / "clf.joblib").predict(rows).tolist()
     assert mlops.smoke_test_image(first, rows.tolist()) == {"predictions": expected, "six": True, "version": 1}
 
     start = time.monotonic()
-    second = mlops.build_image("clf-service", model, _script(tmp_path / "score.py", 2), requirements, progress=False)
+    second = mlops.build_image("clf-service", model, script=_script(tmp_path / "score.py", 2), requirements=requirements,
+                            progress=False)
     warm = time.monotonic() - start
     steps = second.build_log.split("Step ")
     dependency_step = next(s for s in steps if "pip install --no-index --no-cache-dir --find-links" in s)
