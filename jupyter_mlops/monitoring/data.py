@@ -6,12 +6,10 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import orjson
-
 from ..errors import UsageError
+from ..serving import records as record_format
 from ..workspace import Workspace
 
-_HOUR = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+\.jsonl$")
 _SINCE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -37,23 +35,16 @@ def _as_utc(t: datetime | str | None) -> datetime | None:
 
 
 def read_records(ws: Workspace, deployment: str, start: Any = None, end: Any = None, model: str | None = None,
-                 collector: str = "request") -> list[dict[str, Any]]:
+                 collector: str = record_format.REQUEST) -> list[dict[str, Any]]:
     start, end = _as_utc(start), _as_utc(end)
-    prefix = f"collected/{deployment}/" + (f"{model}/" if model else "")
     records = []
-    for name in ws.artifacts.list(prefix):
-        m = _HOUR.search(name)
-        if m is None:
+    for name in ws.artifacts.list(record_format.deployment_prefix(deployment, model)):
+        hour = record_format.object_hour(name)
+        if hour is None or (start and hour + timedelta(hours=1) <= start) or (end and hour > end):
             continue
-        hour = datetime(*(int(g) for g in m.groups()), tzinfo=timezone.utc)
-        if (start and hour + timedelta(hours=1) <= start) or (end and hour > end):
-            continue
-        for line in ws.artifacts.get_bytes(name).split(b"\n"):  # JSON Lines: only \n ends a line
-            if not line:
-                continue
-            rec = orjson.loads(line)
+        for rec in record_format.parse_lines(ws.artifacts.get_bytes(name)):
             t = datetime.fromtimestamp(rec["time"], timezone.utc)
-            if rec.get("collector", "request") != collector or (start and t < start) or (end and t > end):
+            if rec.get("collector", record_format.REQUEST) != collector or (start and t < start) or (end and t > end):
                 continue
             records.append(rec)
     records.sort(key=lambda r: r["time"])

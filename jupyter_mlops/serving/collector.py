@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from .records import REQUEST_LINE, custom_record, object_name, object_prefix, request_head
 from .spool import SEGMENT_BYTES, Segment, Spool, dead_spools, read_records
 
 log = logging.getLogger("jupyter_mlops.serving.collector")
@@ -44,11 +45,6 @@ _active: DataCollector | None = None  # this worker's collector, for the Collect
 _time = time.time
 _dumps = orjson.dumps
 _UNSET = object()
-
-
-def object_prefix(deployment: str, model: str, version: Any, ts: float) -> str:
-    t = datetime.fromtimestamp(ts, timezone.utc)
-    return f"collected/{deployment}/{model}/{version}/{t:%Y/%m/%d/%H}"
 
 
 class DataCollector:
@@ -130,9 +126,7 @@ class DataCollector:
         key = model or self.default_model
         prefix = self._prefixes.get((key, route))
         if prefix is None:
-            head = orjson.dumps({"deployment": self.deployment, "model": key[0], "model_version": key[1],
-                                 "collector": "request", "route": route})
-            prefix = self._prefixes[(key, route)] = b"," + head[1:-1]
+            prefix = self._prefixes[(key, route)] = request_head(self.deployment, key[0], key[1], route)
         self._note(key)
         self._last = (model, route, prefix)
         return prefix
@@ -174,10 +168,8 @@ class DataCollector:
             if ts >= self._hour_end:
                 self._next_hour(ts)
             self._note(key)
-            line = orjson.dumps({"time": ts, "deployment": self.deployment, "model": key[0], "model_version": key[1],
-                                 "collector": name, "request_id": req.get("request_id"),
-                                 "correlation_id": req.get("correlation_id"), "data": _plain(data)},
-                                option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+            line = custom_record(ts, self.deployment, key[0], key[1], name, req.get("request_id"),
+                                 req.get("correlation_id"), _plain(data))
             try:
                 self._write(line)
             except ValueError:
@@ -295,7 +287,7 @@ class DataCollector:
             # The usual case: one model version (a segment holds one hour). The bytes go as they
             # are, unparsed (a kernel copy into a local store): the writer scarcely takes the GIL.
             (model, version, hour), = segment.keys
-            name = f"{object_prefix(self.deployment, model or '_', version or '_', hour * 3600)}/{self.worker}-{segment.seq:08d}.jsonl"
+            name = object_name(self.deployment, model, version, hour * 3600, self.worker, segment.seq)
             self._store_client().upload_file(name, segment.path, progress=False, length=segment.length)
         else:
             self._upload_grouped(read_records(segment.path, segment.length), self.worker, segment.seq)
@@ -308,7 +300,7 @@ class DataCollector:
             if m is None:
                 continue
             ts, deployment, model, version = float(m[1]), json.loads(m[2]), json.loads(m[3]), json.loads(m[4])
-            groups[object_prefix(deployment, model or "_", version or "_", ts)].append(line + b"\n")
+            groups[object_prefix(deployment, model, version, ts)].append(line + b"\n")
         store = self._store_client()
         for prefix, lines in groups.items():
             store.put_bytes(f"{prefix}/{worker}-{seq:08d}.jsonl", b"".join(lines))
@@ -334,7 +326,7 @@ _HEAD = re.compile(rb'^\{"time":([0-9.e+-]+),"deployment":(' + _STR + rb'),"mode
                    + _STR + rb'|-?\d+|null),')
 
 
-_LINE = b'{"time":%s%s,"status":%d,"latency_ms":%s,"request_id":"%s","correlation_id":%s,"request":%s,"response":%s}\n'
+_LINE = REQUEST_LINE
 
 
 def json_value(body: bytes, valid: bool) -> bytes:

@@ -1,0 +1,70 @@
+"""The collected-record format, defined once: the server's collector writes it, monitoring reads it.
+
+Records are JSON Lines (only ``\\n`` ends a line) in objects named
+
+    collected/<deployment>/<model>/<version>/<yyyy>/<mm>/<dd>/<hh>/<worker>-<seq>.jsonl
+
+A request record's keys, in this order (the writer formats it from precomputed pieces, so grouping
+a segment by model reads a prefix): time (Unix seconds), deployment, model, model_version,
+collector ("request"), route, status, latency_ms, request_id, correlation_id, request, response.
+A record a scoring script adds with ``Collector(name)`` has time, deployment, model, model_version,
+collector (its name), request_id, correlation_id and data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+ROOT = "collected"
+REQUEST = "request"  # the collector name of the server's own request records
+_OBJECT = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+\.jsonl$")
+
+# The fixed parts of a request record; the middle (deployment .. route) comes from request_head().
+REQUEST_LINE = (b'{"time":%s%s,"status":%d,"latency_ms":%s,"request_id":"%s","correlation_id":%s,'
+                b'"request":%s,"response":%s}\n')
+
+
+def request_head(deployment: str, model: Any, version: Any, route: str) -> bytes:
+    """The constant middle of a request record for one (deployment, model, version, route)."""
+    head = orjson.dumps({"deployment": deployment, "model": model, "model_version": version,
+                         "collector": REQUEST, "route": route})
+    return b"," + head[1:-1]
+
+
+def custom_record(ts: float, deployment: str, model: Any, version: Any, collector: str, request_id: Any,
+                  correlation_id: Any, data: Any) -> bytes:
+    return orjson.dumps({"time": ts, "deployment": deployment, "model": model, "model_version": version,
+                         "collector": collector, "request_id": request_id, "correlation_id": correlation_id,
+                         "data": data}, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+
+
+def object_prefix(deployment: str, model: Any, version: Any, ts: float) -> str:
+    """The folder of one (deployment, model, version, hour); ``_`` for a model no request named."""
+    t = datetime.fromtimestamp(ts, timezone.utc)
+    return f"{ROOT}/{deployment}/{model or '_'}/{version or '_'}/{t:%Y/%m/%d/%H}"
+
+
+def object_name(deployment: str, model: Any, version: Any, ts: float, worker: str, seq: int) -> str:
+    return f"{object_prefix(deployment, model, version, ts)}/{worker}-{seq:08d}.jsonl"
+
+
+def deployment_prefix(deployment: str, model: str | None = None) -> str:
+    """What to list for a deployment's records (of one model)."""
+    return f"{ROOT}/{deployment}/" + (f"{model}/" if model else "")
+
+
+def object_hour(name: str) -> datetime | None:
+    """The UTC hour an object's records fall in, from its name; None for other objects."""
+    m = _OBJECT.search(name)
+    return None if m is None else datetime(*(int(g) for g in m.groups()), tzinfo=timezone.utc)
+
+
+def parse_lines(data: bytes) -> Iterator[dict[str, Any]]:
+    for line in data.split(b"\n"):
+        if line:
+            yield orjson.loads(line)
