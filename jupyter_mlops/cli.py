@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse(parser, argv, check=_subparser(parser, argv))
         command: Command = args.command_spec
         _stdin_data(command, args)
-        to_stderr = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+        to_stderr = lambda line: print(line, file=sys.stderr, flush=True)
         invocation = Invocation(workspace=args.workspace, echo=to_stderr if args.json else print, log=to_stderr,
                                 progress=False if args.json else None)
         values = argparse.Namespace(**{o.dest: getattr(args, o.dest) for o in command.options_for("cli")})

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from ..errors import UsageError
-from .spec import Command, Option
+from .spec import Option
 
 _FLAG = re.compile(r"--?[A-Za-z][\w-]*")
 
