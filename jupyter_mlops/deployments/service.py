@@ -94,6 +94,11 @@ class DeploymentService:
         with self.ws.metadata.read() as conn:
             return self._load(conn, [self._row(conn, name)])[0]
 
+    def exists(self, name: str) -> bool:
+        validate_name(name, "deployment")
+        with self.ws.metadata.read() as conn:
+            return conn.execute(select(deployments.c.id).where(deployments.c.name == name)).first() is not None
+
     def list(self, model: str | None = None, image: str | None = None, tags: Any = None) -> DeploymentList:
         conditions = kv.filter_clause(KIND, deployments.c.id, parse_filters(tags, "tag"))
         if model is not None:
