@@ -15,6 +15,7 @@ import jupyter_mlops as mlops
 from jupyter_mlops.workspace import Workspace
 
 from ..modelfactory import onnx_logreg, training_data
+from .sockets import listening_addresses
 
 BROKEN = "def init():\n    raise RuntimeError('weights do not match the architecture')\n\ndef run(data):\n    return data\n"
 
@@ -153,3 +154,13 @@ def test_score_takes_the_data_or_a_full_request_body(images) -> None:  # type: i
             dep.score("data: 1")
     finally:
         mlops.undeploy("bodies")
+
+
+def test_a_deployment_listens_where_its_record_says_whatever_the_environment(images, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLOPS_HOST", "0.0.0.0")  # as an image's ENV, or a stray variable, would say
+    dep = mlops.deploy("local-only", images[0], target="process", auth=False)
+    try:
+        assert dep.config["host"] == "127.0.0.1"
+        assert listening_addresses(dep.config["port"]) == {"127.0.0.1"}
+    finally:
+        mlops.undeploy("local-only")
