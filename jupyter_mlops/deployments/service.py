@@ -218,7 +218,11 @@ class DeploymentService:
         row = self._current(name)
         tgt = get_target(row.target)
         if row.handle:
-            tgt.delete(row.handle)
+            try:
+                tgt.delete(row.handle)
+            except Exception as exc:  # something still runs: keep the record (and keys) that find it
+                self._event(name, "delete-failed", _reason(exc))
+                raise
         with self.ws.metadata.begin() as conn:
             self._drop(conn, row.id)
         shutil.rmtree(self.home(name), ignore_errors=True)
