@@ -69,7 +69,8 @@ def collected_data(deployment: str, *, start: Any = None, end: Any = None, model
                    collector: str = "request", workspace: WorkspaceArg = None) -> Any:
     """What a deployment collected, as a DataFrame: one row per input row, one column per feature
     (named from the model's baseline when it has one), outputs, status, latency and ids.
-    ``collector`` picks records a scoring script stored with ``Collector(name)``."""
+    ``collector`` picks records a scoring script stored with ``Collector(name)``. A removed
+    deployment's data stays readable; a name with neither a deployment nor data is a NotFoundError."""
     from .monitoring.service import collected_data as read
 
     return read(_ws(workspace), deployment, start, end, model, collector)
@@ -78,7 +79,8 @@ def collected_data(deployment: str, *, start: Any = None, end: Any = None, model
 def dashboard(deployment: str, *, since: str | None = "1h", threshold: float = 0.2,
               workspace: WorkspaceArg = None) -> Dashboard:
     """Plotly dashboard: requests per minute by status, latency p50/p95/p99, error rate,
-    predictions, and per-feature drift (PSI) against the baseline, with the threshold marked."""
+    predictions, and per-feature drift (PSI) against the baseline, with the threshold marked.
+    As :func:`collected_data`: a NotFoundError for a name with neither a deployment nor data."""
     from .monitoring.service import dashboard as build
 
     return build(_ws(workspace), deployment, since, threshold)

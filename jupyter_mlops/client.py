@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from .errors import DeploymentError
+from .errors import DeploymentError, UsageError
 
 try:
     import numpy as _np
@@ -46,10 +46,33 @@ def request(
         return status, raw.decode("utf-8", "replace")
 
 
+EXPECTED = "the data itself (rows: a list, array or DataFrame) or a /score request body ({\"data\": ...})"
+
+
+def score_body(data: Any) -> Any:
+    """The ``/score`` request body for ``data``: a full body as given (a dict with a "data" key,
+    or its JSON text), anything else wrapped as ``{"data": data}``."""
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+            raise UsageError(f"Cannot score {text[:40]!r}: it is not JSON; give {EXPECTED}.") from None
+        if not isinstance(data, dict):
+            return {"data": data}  # JSON text of the data itself
+    if isinstance(data, dict):
+        if "data" in data:
+            return data
+        raise UsageError(f"Cannot score a dict with keys {sorted(map(str, data))[:5]}: give {EXPECTED}.")
+    return {"data": data}
+
+
 def score(url: str, data: Any, key: str | None = None, cafile: str | None = None, timeout: float = 30.0) -> Any:
-    """POST ``{"data": data}`` to a scoring URI; a non-2xx answer raises with the server's message."""
+    """POST ``data`` (see :func:`score_body`) to a scoring URI; a non-2xx answer raises with the
+    server's message."""
+    body = score_body(data)
     try:
-        status, reply = request(url, {"data": data}, key, cafile, timeout)
+        status, reply = request(url, body, key, cafile, timeout)
     except (urllib.error.URLError, OSError) as exc:
         raise DeploymentError(f"Cannot reach {url}: {getattr(exc, 'reason', exc)}.") from None
     if status >= 400:

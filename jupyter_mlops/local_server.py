@@ -40,8 +40,10 @@ def log_tail(path: Path, lines: int = 20) -> str:
 def start_process(app_dir: Path, log_path: Path, keys: list[str] | None = None,
                   env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start ``python -m jupyter_mlops.serving`` on an app folder, in its own session, keys in env."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    env.pop(KEYS_ENV, None)
+    # server.json is the whole configuration: no MLOPS_* variable of this environment (a host, a
+    # port, settings, keys) may move or open the server.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+    env = {**inherited, "PYTHONUNBUFFERED": "1", **(env or {})}
     if keys:
         env[KEYS_ENV] = ",".join(keys)
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,8 @@ class Deployment:
         return self.scoring_uri.rsplit("/", 1)[0] + "/swagger.json" if self.scoring_uri else None
 
     def score(self, data: Any, timeout: float = 30.0) -> Any:
-        """Score ``data`` (``{"data": data}`` to the scoring URI), with the deployment's key."""
+        """Score with the deployment's key. ``data`` is the data itself (sent as ``{"data": data}``)
+        or a full ``/score`` request body: a dict with a "data" key, or its JSON text."""
         return self._service.score(self.name, data, timeout)
 
     def logs(self, lines: int = 50) -> str:

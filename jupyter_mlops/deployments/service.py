@@ -21,6 +21,7 @@ from ..store.paging import fetch_page
 from ..store.schema import deployment_events, deployments, image_models, images, models
 from ..workspace import Workspace
 from . import keys as keyring
+from . import owner
 from .records import Deployment, DeploymentList, Event
 from .targets import get_target
 from .targets.base import DeployConfig, DeployContext
@@ -54,20 +55,21 @@ class DeploymentService:
             config.port = free_port(config.host)
         self._reserve(name, img, target_name, config, tags)
         home = self.home(name)
-        if config.auth:
-            keyring.create(home / "secrets")
-        ctx = DeployContext(name, img, config, self.ws, home)
+        ctx = self._tracked(DeployContext(name, img, config, self.ws, home))
         try:
+            if config.auth:
+                keyring.create(home / "secrets")
             handle = tgt.create(ctx)
-        except Exception as exc:
-            self._set(name, state="failed")
-            self._event(name, "create-failed", _reason(exc))
+        except BaseException as exc:  # a failure or an interruption: nothing stays transitioning
+            self._settle(name, _reason(exc), failed=isinstance(exc, Exception))
             raise
-        self._set(name, state="healthy", handle=handle, scoring_uri=tgt.scoring_uri(ctx))
+        self._set(name, state="healthy", handle=handle, scoring_uri=tgt.scoring_uri(ctx), transition=None)
         self._event(name, "created", f"serving image {img.ref} on {target_name}")
         return self.get(name, refresh=False)
 
     def _reserve(self, name: str, img: Image, target: str, config: DeployConfig, tags: dict[str, str]) -> None:
+        if self.exists(name):
+            self._current(name)  # settles an attempt whose process died, so it can be replaced
         now = time.time()
         with self.ws.metadata.begin() as conn:
             row = conn.execute(select(deployments).where(deployments.c.name == name)).first()
@@ -77,7 +79,7 @@ class DeploymentService:
                 self._drop(conn, row.id)
             dep_id = conn.execute(deployments.insert().values(
                 name=name, image_id=img.id, target=target, config=dataclasses.asdict(config), state="transitioning",
-                created_at=now, updated_at=now,
+                transition={"owner": owner.current(), "image_id": img.id}, created_at=now, updated_at=now,
             )).inserted_primary_key[0]
             kv.insert(conn, KIND, dep_id, tags)
             conn.execute(deployment_events.insert().values(deployment_id=dep_id, time=now, kind="creating",
@@ -85,8 +87,7 @@ class DeploymentService:
 
     # --- read -----------------------------------------------------------------------------------
     def get(self, name: str, refresh: bool = True) -> Deployment:
-        with self.ws.metadata.read() as conn:
-            row = self._row(conn, name)
+        row = self._current(name)
         if refresh and row.state != "transitioning" and row.handle:
             state = get_target(row.target).status(self._context(row), row.handle)
             if state != row.state:
@@ -94,6 +95,11 @@ class DeploymentService:
                 self._event(name, "state", f"{row.state} -> {state}")
         with self.ws.metadata.read() as conn:
             return self._load(conn, [self._row(conn, name)])[0]
+
+    def exists(self, name: str) -> bool:
+        validate_name(name, "deployment")
+        with self.ws.metadata.read() as conn:
+            return conn.execute(select(deployments.c.id).where(deployments.c.name == name)).first() is not None
 
     def list(self, model: str | None = None, image: str | None = None, tags: Any = None, limit: int = 100,
              offset: int = 0, refresh: bool = False) -> DeploymentList:
@@ -115,34 +121,103 @@ class DeploymentService:
     def update(self, name: str, image: Image | str, ready_timeout_s: float | None = None) -> Deployment:
         """Start the new image beside the old; switch when it is ready; else keep the old serving."""
         img = self._image(image)
-        with self.ws.metadata.read() as conn:
-            row = self._row(conn, name)
+        row = self._current(name)
         if row.state == "transitioning":
             raise ConflictError(f"Deployment {name!r} is already changing; wait for it to finish.")
         ctx = self._context(row, img)
         if ready_timeout_s is not None:
             ctx.config.ready_timeout_s = ready_timeout_s
         tgt = get_target(row.target)
-        self._set(name, state="transitioning")
+        self._claim(row, {"owner": owner.current(), "image_id": img.id})
         self._event(name, "updating", f"{self._image_ref(row.image_id)} -> {img.ref}")
         try:
-            handle = tgt.update(ctx, row.handle)
-        except Exception as exc:
-            self._set(name, state=tgt.status(self._context(row), row.handle))
-            self._event(name, "update-failed", f"{img.ref} never got ready; still serving {self._image_ref(row.image_id)}. {_reason(exc)}")
+            handle = tgt.update(self._tracked(ctx), row.handle)
+        except BaseException as exc:  # the old version keeps serving, unless the switch already happened
+            self._settle(name, _reason(exc), failed=isinstance(exc, Exception))
             raise
         tgt.cleanup(row.handle)
-        self._set(name, state="healthy", handle=handle, image_id=img.id, scoring_uri=tgt.scoring_uri(ctx))
+        self._set(name, state="healthy", handle=handle, image_id=img.id, scoring_uri=tgt.scoring_uri(ctx),
+                  transition=None)
         self._event(name, "updated", f"now serving image {img.ref}")
         return self.get(name, refresh=False)
 
-    # --- delete ---------------------------------------------------------------------------------
-    def undeploy(self, name: str) -> None:
+    # --- interrupted changes --------------------------------------------------------------------
+    def _current(self, name: str) -> Any:
+        """The row; a change whose process is gone (killed, machine restarted) is settled first."""
         with self.ws.metadata.read() as conn:
             row = self._row(conn, name)
+        if row.state != "transitioning" or not owner.gone((row.transition or {}).get("owner")):
+            return row
+        who = owner.describe((row.transition or {}).get("owner"))
+        try:
+            self._claim(row, {**(row.transition or {}), "owner": owner.current()})
+        except ConflictError:  # another reader settles it
+            pass
+        else:
+            self._settle(name, f"interrupted: the process that was changing it ({who}) is gone", failed=False)
+        with self.ws.metadata.read() as conn:
+            return self._row(conn, name)
+
+    def _claim(self, row: Any, transition: dict[str, Any]) -> None:
+        """Mark the deployment as changing, by us; refused while someone else changes it."""
+        with self.ws.metadata.begin() as conn:
+            claimed = conn.execute(deployments.update().where(
+                deployments.c.id == row.id, deployments.c.updated_at == row.updated_at,
+                deployments.c.state == row.state,
+            ).values(state="transitioning", transition=transition, updated_at=time.time())).rowcount
+        if claimed != 1:
+            raise ConflictError(f"Deployment {row.name!r} is already changing; wait for it to finish.")
+
+    def _tracked(self, ctx: DeployContext) -> DeployContext:
+        def note(stage: str, handle: dict[str, Any]) -> None:
+            with self.ws.metadata.begin() as conn:
+                t = dict(self._row(conn, ctx.name).transition or {})
+                t.update(pending=handle, serving=stage == "serving")
+                conn.execute(deployments.update().where(deployments.c.name == ctx.name).values(transition=t))
+
+        ctx.on_progress = note
+        return ctx
+
+    def _settle(self, name: str, why: str, failed: bool) -> None:
+        """End a deploy or update that failed or was interrupted, from what its transition says:
+        stop a new version that never took over (the old one keeps serving), or finish a switch
+        that already happened. Either way the state leaves ``transitioning``."""
+        with self.ws.metadata.read() as conn:
+            row = self._row(conn, name)
+        t, tgt = row.transition or {}, get_target(row.target)
+        pending, old = t.get("pending"), row.handle
+        end = "failed" if failed else "interrupted"
+        if pending and t.get("serving") and old:
+            new_img = self._image_by_id(t["image_id"])
+            ctx = self._context(row, new_img)
+            tgt.delete(old)
+            tgt.cleanup(old)
+            self._set(name, state=tgt.status(ctx, pending), handle=pending, image_id=new_img.id,
+                      scoring_uri=tgt.scoring_uri(ctx), transition=None)
+            self._event(name, "updated", f"now serving image {new_img.ref} ({why})")
+            return
+        if pending and pending != old:
+            tgt.delete(pending)
+            tgt.cleanup(pending)
+        if old is None:
+            self._set(name, state="failed", transition=None)
+            self._event(name, f"create-{end}", why)
+            return
+        self._set(name, state=tgt.status(self._context(row), old), transition=None)
+        new_ref = self._image_ref(t["image_id"]) if t.get("image_id") else "the new image"
+        verb = "never got ready" if failed else "was stopped"
+        self._event(name, f"update-{end}", f"{new_ref} {verb}; still serving {self._image_ref(row.image_id)}. {why}")
+
+    # --- delete ---------------------------------------------------------------------------------
+    def undeploy(self, name: str) -> None:
+        row = self._current(name)
         tgt = get_target(row.target)
         if row.handle:
-            tgt.delete(row.handle)
+            try:
+                tgt.delete(row.handle)
+            except Exception as exc:  # something still runs: keep the record (and keys) that find it
+                self._event(name, "delete-failed", _reason(exc))
+                raise
         with self.ws.metadata.begin() as conn:
             self._drop(conn, row.id)
         shutil.rmtree(self.home(name), ignore_errors=True)
@@ -185,13 +260,16 @@ class DeploymentService:
         ref = ref_of(image, "image")
         return self.images.get(ref.name, ref.version)
 
+    def _image_by_id(self, image_id: int) -> Image:
+        return self.images.get(*self._image_ref(image_id).split(":"))
+
     def _image_ref(self, image_id: int) -> str:
         with self.ws.metadata.read() as conn:
             r = conn.execute(select(images.c.name, images.c.version).where(images.c.id == image_id)).one()
         return f"{r.name}:{r.version}"
 
     def _context(self, row: Any, image: Image | None = None) -> DeployContext:
-        img = image or self.images.get(*self._image_ref(row.image_id).split(":"))
+        img = image or self._image_by_id(row.image_id)
         config = DeployConfig(**row.config)
         return DeployContext(row.name, img, config, self.ws, self.home(row.name))
 
@@ -245,6 +323,8 @@ class DeploymentService:
 
 
 def _reason(exc: BaseException) -> str:
+    if not isinstance(exc, Exception):
+        return f"interrupted ({type(exc).__name__})"
     text = str(exc)
     detail = getattr(exc, "detail", None)
     return f"{text}\n{detail}" if detail else text

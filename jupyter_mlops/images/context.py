@@ -46,8 +46,8 @@ WORKDIR {app_root}
 ENV MLOPS_SERVER_CONFIG={app_root}/server.json MLOPS_HOST=0.0.0.0 AZUREML_APP_ROOT={app_root}
 EXPOSE {port}
 LABEL org.jupyter-mlops.image="{name}:{version}" org.jupyter-mlops.models="{models}"
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s \\
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/')"
+# Probes /ready at the address, port and scheme the server really uses (its effective settings).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s CMD ["python", "-m", "jupyter_mlops.serving.health"]
 CMD ["python", "-m", "jupyter_mlops.serving"]
 """
 

@@ -58,7 +58,7 @@ class ImageRegistry:
         base = base_image or self.ws.base_image
         spec_record: dict[str, Any] = {"requirements": lines, "python_version": "3.11", "gpu": gpu}
         if script_path is not None:
-            sha, _ = self.ws.artifacts.put_file(script_path)
+            sha = self.ws.artifacts.put_file(script_path).sha256
             spec_record.update(script=script_path.name, script_sha256=sha)
         version, image_id = self._insert(name, resolved, base, spec_record, tags, description)
         log = echo or (lambda _line: None)

@@ -34,6 +34,10 @@ def _as_utc(t: datetime | str | None) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
+def has_records(ws: Workspace, deployment: str) -> bool:
+    return next(iter(ws.artifacts.list(f"collected/{deployment}/")), None) is not None
+
+
 def read_records(ws: Workspace, deployment: str, start: Any = None, end: Any = None, model: str | None = None,
                  collector: str = record_format.REQUEST) -> list[dict[str, Any]]:
     start, end = _as_utc(start), _as_utc(end)

@@ -1,9 +1,17 @@
-"""Monitoring over a workspace: collected data with feature names, drift, dashboards."""
+"""Monitoring over a workspace: collected data with feature names, drift, dashboards.
+
+A name is monitored while its deployment exists (no data yet: an empty frame, an empty dashboard)
+and after it was removed for as long as its collected data stays in the artifact store: records
+outlive their deployment, so a deleted service can still be analysed. A name that is neither a
+deployment nor has data is a NotFoundError, not an empty dashboard.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..deployments.service import DeploymentService
+from ..errors import NotFoundError
 from ..registry.models import ModelRegistry
 from ..workspace import Workspace
 from . import data as collected
@@ -25,8 +33,14 @@ def _baselines(ws: Workspace, records: list[dict[str, Any]]) -> dict[tuple[str, 
     return out
 
 
+def _require(ws: Workspace, deployment: str) -> None:
+    if not DeploymentService(ws).exists(deployment) and not collected.has_records(ws, deployment):
+        raise NotFoundError(f"Deployment {deployment!r} does not exist, and nothing was collected under that name.")
+
+
 def collected_data(ws: Workspace, deployment: str, start: Any = None, end: Any = None, model: str | None = None,
                    collector: str = "request") -> Any:
+    _require(ws, deployment)
     records = collected.read_records(ws, deployment, start, end, model, collector)
     if collector != "request":
         import pandas as pd
@@ -38,6 +52,7 @@ def collected_data(ws: Workspace, deployment: str, start: Any = None, end: Any =
 
 def dashboard(ws: Workspace, deployment: str, since: Any = "1h", threshold: float = PSI_THRESHOLD) -> Dashboard:
     start = collected.parse_since(since) if since is not None else None
+    _require(ws, deployment)
     records = collected.read_records(ws, deployment, start)
     baselines = _baselines(ws, records)
     frame = collected.to_frame(records, {k: b["features"] for k, b in baselines.items()})

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, delete, func, select
 from ..errors import InUseError, UsageError
 from ..names import parse_filters, parse_pairs, validate_name
 from ..store import kv
+from ..store.cleanup import discard_new_blobs
 from ..store.paging import fetch_page, find_version
 from ..store.schema import image_models, images, models
 from ..workspace import Workspace
@@ -25,10 +26,18 @@ DEFAULT_PAGE = 100
 
 
 def _manifest(path: Path) -> list[tuple[str, Path]]:
-    """(relative name, file) pairs; a folder keeps its own name as the first path segment."""
+    """(relative name, file) pairs; a folder keeps its own name as the first path segment.
+    Links inside the folder may point within it; one that leaves it is refused, so registering a
+    folder never stores (and ``download_model`` never hands out) a file from elsewhere."""
     if path.is_file():
         return [(path.name, path)]
-    files = sorted(p for p in path.rglob("*") if p.is_file())
+    root = path.resolve()
+    entries = sorted(path.rglob("*"))
+    for p in entries:
+        if p.is_symlink() and not p.resolve().is_relative_to(root):
+            raise UsageError(f"Model folder {str(path)!r} holds a link that leaves it: "
+                             f"{p.relative_to(path).as_posix()!r} -> {str(p.resolve())!r}; copy the file in instead.")
+    files = [p for p in entries if p.is_file()]
     if not files:
         raise UsageError(f"Model folder {str(path)!r} is empty.")
     return [(f"{path.name}/{p.relative_to(path).as_posix()}", p) for p in files]
@@ -68,22 +77,37 @@ class ModelRegistry:
         elif framework not in FRAMEWORKS:
             raise UsageError(f"Unknown framework {framework!r}: use one of {', '.join(FRAMEWORKS)}.")
         signature = read_signature(src, framework)
-        entries = [(rel, *self.ws.artifacts.put_file(p, progress)) for rel, p in _manifest(src)]
-        size = sum(e[2] for e in entries)
-        sha = entries[0][1] if src.is_file() else _folder_digest(entries)
-        store = self.ws.metadata
-        with store.begin() as conn:
-            version = store.allocate_version(conn, KIND, name)
-            model_id = conn.execute(
-                models.insert().values(
-                    name=name, version=version, description=description, framework=framework,
-                    created_at=time.time(), size=size, sha256=sha, is_folder=int(src.is_dir()),
-                    files=[list(e) for e in entries], signature=signature, created_by=_user(),
-                )
-            ).inserted_primary_key[0]
-            kv.insert(conn, KIND, model_id, tags)
-            kv.insert(conn, KIND, model_id, properties, kv.properties)
-            return self._load(conn, [self._row(conn, model_id)])[0]
+        created: list[str] = []  # blobs this call wrote: taken back if the registration fails
+        try:
+            entries = self._store_files(src, progress, created)
+            size = sum(e[2] for e in entries)
+            sha = entries[0][1] if src.is_file() else _folder_digest(entries)
+            store = self.ws.metadata
+            with store.begin() as conn:
+                version = store.allocate_version(conn, KIND, name)
+                model_id = conn.execute(
+                    models.insert().values(
+                        name=name, version=version, description=description, framework=framework,
+                        created_at=time.time(), size=size, sha256=sha, is_folder=int(src.is_dir()),
+                        files=[list(e) for e in entries], signature=signature, created_by=_user(),
+                    )
+                ).inserted_primary_key[0]
+                kv.insert(conn, KIND, model_id, tags)
+                kv.insert(conn, KIND, model_id, properties, kv.properties)
+                return self._load(conn, [self._row(conn, model_id)])[0]
+        except BaseException:  # failed or interrupted: no blob stays without a row pointing at it
+            discard_new_blobs(self.ws.metadata, self.ws.artifacts, created)
+            raise
+
+    def _store_files(self, src: Path, progress: bool | None, created: list[str]) -> list[tuple[str, str, int]]:
+        """(relative name, sha256, size) per file; appends to ``created`` the content that was new."""
+        entries = []
+        for rel, path in _manifest(src):
+            stored = self.ws.artifacts.put_file(path, progress)
+            entries.append((rel, stored.sha256, stored.size))
+            if stored.created:
+                created.append(stored.sha256)
+        return entries
 
     def update(
         self,
@@ -168,12 +192,13 @@ class ModelRegistry:
         """Write the model's file (or folder) into ``target_dir``; returns its path."""
         model = self.get(name, version)
         target = Path(target_dir).expanduser().resolve()
-        for rel, sha, _size in model.files:
-            dest = target / PurePosixPath(rel)
+        plan = [(rel, target / PurePosixPath(rel), sha) for rel, sha, _size in model.files]
+        for rel, dest, _sha in plan:  # every check before the first write: a refusal writes nothing
             if not dest.resolve().is_relative_to(target):
                 raise UsageError(f"Refusing to write {rel!r} outside {str(target)!r}.")
             if dest.exists() and not exist_ok:
                 raise UsageError(f"{str(dest)!r} already exists; pass exist_ok=True to overwrite.")
+        for _rel, dest, sha in plan:
             self.ws.artifacts.get_blob(sha, dest, progress)
         return target / PurePosixPath(model.files[0][0]).parts[0]
 

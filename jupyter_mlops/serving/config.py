@@ -63,18 +63,19 @@ class ServerConfig:
         return config
 
     def apply_env(self, env: Any) -> None:
-        """``MLOPS_SERVER_SETTINGS`` (a JSON object of fields), then ``MLOPS_HOST``, ``MLOPS_PORT``,
-        ``MLOPS_WORKERS``, ``MLOPS_LOG_LEVEL`` and ``MLOPS_AUTH_KEYS``: how a container is told
-        where it runs without rebuilding its image."""
+        """``MLOPS_HOST``, ``MLOPS_PORT``, ``MLOPS_WORKERS`` and ``MLOPS_LOG_LEVEL`` (an image's
+        defaults), then ``MLOPS_SERVER_SETTINGS`` (a JSON object of fields: what the deployment
+        says, so it wins), then ``MLOPS_AUTH_KEYS``: how a container is told where it runs without
+        rebuilding its image."""
+        for name, cast in (("host", str), ("port", int), ("workers", int), ("log_level", str)):
+            value = env.get(f"MLOPS_{name.upper()}")
+            if value:
+                setattr(self, name, cast(value))
         if env.get("MLOPS_SERVER_SETTINGS"):
             known = {f.name for f in fields(self)} - {"auth_keys", "app_dir", "models", "script"}
             for key, value in json.loads(env["MLOPS_SERVER_SETTINGS"]).items():
                 if key in known:
                     setattr(self, key, value)
-        for name, cast in (("host", str), ("port", int), ("workers", int), ("log_level", str)):
-            value = env.get(f"MLOPS_{name.upper()}")
-            if value:
-                setattr(self, name, cast(value))
         if env.get(KEYS_ENV):
             self.auth_keys = [k for k in env[KEYS_ENV].split(",") if k]
             self.auth = True

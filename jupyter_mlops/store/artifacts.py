@@ -12,8 +12,9 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
-from ..errors import UsageError
+from ..errors import StoreError, UsageError
 from .progress import progress_bar
 
 CHUNK = 4 * 1024 * 1024
@@ -35,6 +36,20 @@ def safe_key(name: str) -> str:
 
 def blob_key(sha256: str) -> str:
     return f"blobs/sha256/{sha256[:2]}/{sha256}"
+
+
+class Stored(NamedTuple):
+    """What ``put_file`` stored: the content's sha256 and size, and whether this call wrote it
+    (False when identical content was already there)."""
+
+    sha256: str
+    size: int
+    created: bool
+
+
+def write_failed(path: Path, exc: OSError) -> StoreError:
+    """A full disk, a read-only or missing folder: one line naming the file."""
+    return StoreError(f"Cannot write {str(path)!r}: {exc.strerror or exc}.")
 
 
 def hash_file(path: Path, progress: bool | None = None) -> tuple[str, int]:
@@ -77,19 +92,23 @@ class ArtifactStore(ABC):
     def delete(self, name: str) -> None: ...
 
     # --- content addressing, shared by all backends -----------------------------------------
-    def put_file(self, path: str | os.PathLike[str], progress: bool | None = None) -> tuple[str, int]:
-        """Store a file by content; returns ``(sha256, size)``. Known content is not re-sent."""
+    def put_file(self, path: str | os.PathLike[str], progress: bool | None = None) -> Stored:
+        """Store a file by content. Known content is not re-sent."""
         path = Path(path)
         sha, size = hash_file(path, progress)
         key = blob_key(sha)
-        if not self.exists(key):
-            self.upload_file(key, path, progress)
-        return sha, size
+        if self.exists(key):
+            return Stored(sha, size, False)
+        self.upload_file(key, path, progress)
+        return Stored(sha, size, True)
 
     def get_blob(self, sha256: str, dest: str | os.PathLike[str], progress: bool | None = None) -> Path:
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        self.download_file(blob_key(sha256), dest, progress)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self.download_file(blob_key(sha256), dest, progress)
+        except OSError as exc:  # the local side: a full disk, a read-only folder
+            raise write_failed(dest, exc) from None
         return dest
 
     def __repr__(self) -> str:
@@ -112,14 +131,19 @@ class LocalArtifactStore(ArtifactStore):
         return self._path(name).exists()
 
     def _write_atomically(self, dest: Path, write) -> None:  # type: ignore[no-untyped-def]
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+        except OSError as exc:
+            raise write_failed(dest, exc) from None
         try:
             with os.fdopen(fd, "wb") as out:
                 write(out)
             os.replace(tmp, dest)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise write_failed(dest, exc) from None
             raise
 
     def upload_file(self, name: str, path: Path, progress: bool | None = None, length: int | None = None) -> None:

@@ -137,7 +137,7 @@ class AzureBlobArtifactStore(ArtifactStore):
             pass
 
     def _call(self, fn):  # type: ignore[no-untyped-def]
-        from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError, ServiceResponseError
+        from azure.core.exceptions import AzureError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError
 
         try:
             return fn()
@@ -145,6 +145,8 @@ class AzureBlobArtifactStore(ArtifactStore):
             raise
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise StoreError(f"Azure Blob Storage {self.url!r} unreachable: {_short(exc)}") from None
+        except AzureError as exc:  # refused: quota, permissions, a full account
+            raise StoreError(f"Azure Blob Storage {self.url!r} failed: {_short(exc)}") from None
 
 
 def _short(exc: BaseException) -> str:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+def _deployment_transition(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE deployments ADD COLUMN transition JSON"))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _deployment_transition}
 
 
 def migrate(conn: Connection, found: int, target: int) -> None:

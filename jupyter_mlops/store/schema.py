@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 NAME = String(255)
 
 metadata = MetaData()
@@ -100,6 +100,9 @@ deployments = Table(
     Column("state", String(32), nullable=False),
     Column("scoring_uri", String(1024)),
     Column("handle", JSON),  # what the target needs to find it again: pid, container id, namespace
+    # While transitioning: who changes it (host, pid) and the new version it started, so an
+    # interrupted deploy or update is settled by the next reader once that process is gone.
+    Column("transition", JSON),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_deployments_image", "image_id"),

@@ -16,6 +16,7 @@ from jupyter_mlops.local_server import free_port
 from jupyter_mlops.workspace import Workspace
 
 from ..modelfactory import onnx_logreg
+from .sockets import listening_addresses
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 ROW = [[0.3] * 20]
@@ -66,6 +67,25 @@ def test_docker_target_with_auth_tls_and_key_regeneration(image: mlops.Image, tl
     finally:
         mlops.undeploy("secure-svc")
     assert docker.from_env().containers.list(all=True, filters={"label": "org.jupyter-mlops.deployment=secure-svc"}) == []
+
+
+def test_a_docker_deployment_is_healthy_after_40_s_and_listens_on_loopback_only(image: mlops.Image, tls: tuple[str, str]) -> None:
+    """The image says MLOPS_HOST=0.0.0.0 and its health check once probed a fixed port over HTTP:
+    Docker marked every deployment unhealthy after ~30 s. The probe must find the port and the
+    scheme (TLS, self-signed for the probe) the server really uses; the deployment's host wins."""
+    cert, ca = tls
+    dep = mlops.deploy("watched", image, target="docker", auth=False, tls_cert=cert, tls_key=cert, tls_ca=ca)
+    try:
+        started = time.monotonic()
+        (container,) = docker.from_env().containers.list(filters={"label": "org.jupyter-mlops.deployment=watched"})
+        time.sleep(max(0.0, 40 - (time.monotonic() - started)))  # three health checks, past the start period
+        container.reload()
+        assert container.attrs["State"]["Health"]["Status"] == "healthy", container.attrs["State"]["Health"]["Log"][-1:]
+        assert mlops.get_deployment("watched").state == "healthy"
+        assert listening_addresses(dep.config["port"]) == {"127.0.0.1"}
+        assert "label" in dep.score(ROW)
+    finally:
+        mlops.undeploy("watched")
 
 
 def test_docker_update_keeps_the_scoring_uri(image: mlops.Image, docker_workspace: Workspace) -> None:

@@ -10,6 +10,7 @@ import yaml
 
 import jupyter_mlops as mlops
 from jupyter_mlops.images.records import Image
+from jupyter_mlops.local_server import free_port
 from jupyter_mlops.workspace import Workspace
 
 from ..modelfactory import onnx_logreg
@@ -66,3 +67,32 @@ def test_apply_without_a_cluster_is_a_one_line_error(image: Image, tmp_path: Pat
     with pytest.raises(mlops.DeploymentError, match="^Cannot reach a Kubernetes cluster: "):
         mlops.deploy("svc", image, target="kubernetes")
     assert mlops.get_deployment("svc").state == "failed"
+
+
+def test_undeploy_that_cannot_remove_the_resources_keeps_the_record_and_names_them(
+        image: Image, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mlops.deploy("svc", image, target="kubernetes", dry_run=True, output_dir=str(tmp_path))
+    keys = mlops.get_keys("svc")
+    # What an apply to a cluster records (none runs here): the resources it created.
+    from jupyter_mlops.store.schema import deployments
+
+    applied = {"manifests": str(tmp_path / "svc.yaml"), "dry_run": False, "namespace": "ml", "name": "svc",
+               "resources": [["v1", "Secret", "svc-keys"], ["apps/v1", "Deployment", "svc"], ["v1", "Service", "svc"]]}
+    with workspace.metadata.begin() as conn:
+        conn.execute(deployments.update().where(deployments.c.name == "svc").values(handle=applied))
+    closed = free_port()  # nothing listens there: the real client gets a real "connection refused"
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{closed}"}}],
+        "users": [{"name": "u", "user": {"token": "t0ken"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+    }))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    with pytest.raises(mlops.DeploymentError) as err:
+        mlops.undeploy("svc")
+    message = str(err.value)
+    assert message.startswith("Could not remove Service/svc, Deployment/svc, Secret/svc-keys from namespace 'ml' (")
+    assert "Connection refused" in message and "\n" not in message and "t0ken" not in message
+    assert message.endswith("the deployment record and its keys are kept: undeploy again once the cluster answers.")
+    failed = [e for e in mlops.get_deployment("svc").events if e.kind == "delete-failed"]
+    assert [e.message for e in failed] == [message] and mlops.get_keys("svc") == keys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ import jupyter_mlops as mlops
 from jupyter_mlops.workspace import Workspace
 
 from ..modelfactory import onnx_logreg, training_data
+from .sockets import listening_addresses
 
 BROKEN = "def init():\n    raise RuntimeError('weights do not match the architecture')\n\ndef run(data):\n    return data\n"
 
@@ -137,3 +139,31 @@ def test_deploying_a_taken_name_is_refused(images) -> None:  # type: ignore[no-u
             mlops.deploy("once", images[1], target="process")
     finally:
         mlops.undeploy("once")
+
+
+def test_score_takes_the_data_or_a_full_request_body(images) -> None:  # type: ignore[no-untyped-def]
+    rows = [[0.2] * 20]
+    dep = mlops.deploy("bodies", images[0], target="process")
+    try:
+        expected = dep.score(rows)
+        assert dep.score({"data": rows}) == expected  # the body the README shows for /score
+        assert dep.score(json.dumps({"data": rows})) == expected  # ... as %score passes it: JSON text
+        assert dep.score(json.dumps(rows)) == expected
+        with pytest.raises(mlops.UsageError) as err:
+            dep.score({"inputs": rows})
+        assert str(err.value) == ("Cannot score a dict with keys ['inputs']: give the data itself (rows: a list, "
+                                  'array or DataFrame) or a /score request body ({"data": ...}).')
+        with pytest.raises(mlops.UsageError, match=r"^Cannot score 'data: 1': it is not JSON; give the data itself"):
+            dep.score("data: 1")
+    finally:
+        mlops.undeploy("bodies")
+
+
+def test_a_deployment_listens_where_its_record_says_whatever_the_environment(images, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLOPS_HOST", "0.0.0.0")  # as an image's ENV, or a stray variable, would say
+    dep = mlops.deploy("local-only", images[0], target="process", auth=False)
+    try:
+        assert dep.config["host"] == "127.0.0.1"
+        assert listening_addresses(dep.config["port"]) == {"127.0.0.1"}
+    finally:
+        mlops.undeploy("local-only")

@@ -96,3 +96,23 @@ def test_drift_across_two_model_versions_is_shown_per_version(workspace: Workspa
     assert board.drift.loc[board.drift.drifted, "model"].tolist() == ["lr:1", "lr:2"]
     psi = next(t for t in board.figure.data if t.name == "PSI")
     assert {"f5 (lr:1)", "f5 (lr:2)"} <= set(psi.x) and len(set(psi.x)) == len(psi.x) == 40
+
+
+def test_monitoring_a_deployment_that_does_not_exist_is_not_found(workspace: Workspace, tmp_path: Path) -> None:
+    for call in (lambda: mlops.dashboard("ghost"), lambda: mlops.collected_data("ghost")):
+        with pytest.raises(mlops.NotFoundError) as err:
+            call()
+        assert str(err.value) == "Deployment 'ghost' does not exist, and nothing was collected under that name."
+    model = mlops.register_model(onnx_logreg(tmp_path / "lr.onnx"), "lr")
+    dep = mlops.deploy("quiet", mlops.build_image("lr-svc", model, docker=False), target="process", auth=False,
+                       collect=True)
+    try:  # it exists and has collected nothing yet: empty, not an error
+        assert mlops.collected_data("quiet").empty and mlops.dashboard("quiet").data.empty
+        assert httpx.post(dep.scoring_uri, json={"data": [[0.1] * 20]}).status_code == 200
+        deadline = time.monotonic() + 20
+        while mlops.collected_data("quiet").empty and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        mlops.undeploy("quiet")
+    assert len(mlops.collected_data("quiet")) == 1  # removed, but its data stays readable
+    assert len(mlops.dashboard("quiet").data) == 1

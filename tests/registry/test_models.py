@@ -163,3 +163,37 @@ def test_schema_version_is_recorded(reg: ModelRegistry) -> None:
     assert reg.ws.metadata.schema_version() == SCHEMA_VERSION
     with reg.ws.metadata.begin() as conn:
         assert conn.execute(select(models)).all() == []
+
+
+def test_a_link_that_leaves_the_model_folder_is_refused(reg: ModelRegistry, tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("not part of the model")
+    folder = tmp_path / "bundle"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "weights.bin").write_bytes(b"w")
+    (folder / "sub" / "same.bin").symlink_to(folder / "weights.bin")  # a link that stays inside is fine
+    assert reg.register(folder, "ok").size == 2
+    (folder / "sub" / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(mlops.UsageError) as err:
+        reg.register(folder, "leaky")
+    assert "'sub/leak.txt'" in str(err.value) and "leaves it" in str(err.value) and "\n" not in str(err.value)
+    (folder / "sub" / "leak.txt").unlink()
+    (folder / "up").symlink_to(tmp_path)  # a link to a folder outside, too
+    with pytest.raises(mlops.UsageError, match="'up'"):
+        reg.register(folder, "leaky")
+    assert [m.name for m in reg.list()] == ["ok"]
+    assert all(b"not part" not in reg.ws.artifacts.get_bytes(n) for n in reg.ws.artifacts.list("blobs/"))
+
+
+def test_download_checks_every_file_before_writing_any(reg: ModelRegistry, tmp_path: Path) -> None:
+    folder = tmp_path / "bundle"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("A")
+    (folder / "sub" / "b.txt").write_text("B")
+    reg.register(folder, "bundle")
+    out = tmp_path / "out"
+    (out / "bundle" / "sub").mkdir(parents=True)
+    (out / "bundle" / "sub" / "b.txt").write_text("mine")
+    with pytest.raises(mlops.UsageError, match=r"b\.txt' already exists"):
+        reg.download("bundle", None, out)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["bundle/sub/b.txt"]
+    assert (out / "bundle" / "sub" / "b.txt").read_text() == "mine"

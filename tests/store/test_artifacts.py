@@ -25,9 +25,9 @@ def test_put_file_is_content_addressed(store: ArtifactStore, tmp_path: Path) -> 
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_bytes(b"same")
     b.write_bytes(b"same")
-    sha, size = store.put_file(a)
-    assert (sha, size) == (hashlib.sha256(b"same").hexdigest(), 4)
-    assert store.put_file(b) == (sha, size)
+    sha, size, created = store.put_file(a)
+    assert (sha, size, created) == (hashlib.sha256(b"same").hexdigest(), 4, True)
+    assert store.put_file(b) == (sha, size, False)  # known content: not sent again
     assert list(store.list("blobs/")) == [blob_key(sha)]
     assert store.get_blob(sha, tmp_path / "out" / "c").read_bytes() == b"same"
 
@@ -38,7 +38,7 @@ def test_large_file_streams_in_chunks_and_round_trips(store: ArtifactStore, tmp_
     with big.open("wb") as f:
         for _ in range(20):  # 20 MiB: several upload blocks, and over the progress threshold
             f.write(chunk)
-    sha, size = store.put_file(big, progress=False)
+    sha, size, _ = store.put_file(big, progress=False)
     assert size == 20 << 20
     out = store.get_blob(sha, tmp_path / "copy", progress=False)
     assert hashlib.sha256(out.read_bytes()).hexdigest() == sha

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,19 @@ class DeployContext:
     config: DeployConfig
     workspace: Workspace
     home: Path  # this deployment's folder on this machine
+    # Told when a new version runs ("started") and when it serves ("serving"): the service records
+    # both, so an interruption stops what was started, or finishes a switch that already happened.
+    on_progress: Callable[[str, dict[str, Any]], None] | None = field(default=None, repr=False)
+
+    def started(self, handle: dict[str, Any]) -> None:
+        """A new version runs but is not ready yet."""
+        if self.on_progress is not None:
+            self.on_progress("started", handle)
+
+    def serving(self, handle: dict[str, Any]) -> None:
+        """The new version is ready and takes traffic: the old one may go."""
+        if self.on_progress is not None:
+            self.on_progress("serving", handle)
 
     @property
     def secrets_dir(self) -> Path:
@@ -102,12 +116,15 @@ class Target(ABC):
 
     @abstractmethod
     def create(self, ctx: DeployContext) -> dict[str, Any]:
-        """Start serving; return the handle that finds it again. Raise DeploymentError on failure."""
+        """Start serving; return the handle that finds it again. Raise DeploymentError on failure.
+        Call ``ctx.started(handle)`` as soon as something runs; on any exception or interruption,
+        stop it before raising."""
 
     def update(self, ctx: DeployContext, old: dict[str, Any]) -> dict[str, Any]:
         """Safe update: start the new version, wait until ready, switch, stop the old. If the new one
         never gets ready, stop it, leave the old serving, and raise DeploymentError saying why."""
         new = self.create(ctx)
+        ctx.serving(new)
         self.delete(old)
         return new
 

@@ -65,8 +65,9 @@ class DockerTarget(Target):
             return container.status in ("created", "running")
 
         try:
+            ctx.started(handle)
             wait_ready(vdir / "status", alive, lambda: self.logs(handle, 20), cfg.ready_timeout_s)
-        except Exception:
+        except BaseException:  # a failure, or Ctrl-C during the wait: nothing keeps running
             self.delete(handle)
             raise
         return handle

@@ -4,6 +4,7 @@ with the ``kubernetes`` client to the cluster of the current kubeconfig context.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,8 @@ class KubernetesTarget(Target):
         if ctx.config.dry_run:
             return {"manifests": str(path), "dry_run": True}
         self._apply(docs)
-        return {"manifests": str(path), "dry_run": False, "namespace": ctx.config.namespace, "name": k8s_name(ctx.name)}
+        return {"manifests": str(path), "dry_run": False, "namespace": ctx.config.namespace, "name": k8s_name(ctx.name),
+                "resources": [[d["apiVersion"], d["kind"], d["metadata"]["name"]] for d in docs]}
 
     def update(self, ctx: DeployContext, old: dict[str, Any]) -> dict[str, Any]:
         return self.create(ctx)  # applied in place: the RollingUpdate strategy keeps old pods until new ones are ready
@@ -137,17 +139,27 @@ class KubernetesTarget(Target):
                                        field_manager=FIELD_MANAGER, force_conflicts=True)
 
     def delete(self, handle: dict[str, Any]) -> None:
+        """Remove what was applied, newest first; absent resources are fine. Whatever could not be
+        removed is named in one DeploymentError, so the caller keeps the record."""
         if handle.get("dry_run"):
             return
-        client = _dynamic_client()
-        name, ns = handle["name"], handle["namespace"]
-        for api_version, kind, res_name in (("networking.k8s.io/v1", "Ingress", name), ("autoscaling/v2", "HorizontalPodAutoscaler", name),
-                                            ("v1", "Service", name), ("apps/v1", "Deployment", name),
-                                            ("v1", "Secret", f"{name}-keys"), ("v1", "Secret", f"{name}-tls")):
+        ns = handle["namespace"]
+        resources = [tuple(r) for r in handle.get("resources") or _everything_render_makes(handle["name"])]
+        try:
+            client = _dynamic_client()
+        except DeploymentError as exc:
+            raise _left([f"{kind}/{name}" for _, kind, name in reversed(resources)], ns, exc.message) from None
+        left, reason = [], ""
+        for api_version, kind, name in reversed(resources):
             try:
-                client.resources.get(api_version=api_version, kind=kind).delete(name=res_name, namespace=ns)
-            except Exception:  # noqa: BLE001 - absent resources are fine
-                pass
+                client.resources.get(api_version=api_version, kind=kind).delete(name=name, namespace=ns)
+            except Exception as exc:  # noqa: BLE001 - the API's errors, and the transport's
+                if _absent(exc):
+                    continue
+                left.append(f"{kind}/{name}")
+                reason = reason or _short(exc)
+        if left:
+            raise _left(left, ns, reason)
 
     def status(self, ctx: DeployContext, handle: dict[str, Any]) -> str:
         if handle.get("dry_run"):
@@ -177,12 +189,40 @@ class KubernetesTarget(Target):
         self.create(ctx)  # re-render and re-apply: the mounted Secret updates in place
 
 
+def _everything_render_makes(name: str) -> list[tuple[str, str, str]]:
+    """Handles written before they listed their resources: everything render() may make."""
+    return [("v1", "Secret", f"{name}-keys"), ("apps/v1", "Deployment", name), ("v1", "Service", name),
+            ("autoscaling/v2", "HorizontalPodAutoscaler", name), ("v1", "Secret", f"{name}-tls"),
+            ("networking.k8s.io/v1", "Ingress", name)]
+
+
+def _absent(exc: Exception) -> bool:
+    """Already gone (404), or a kind the cluster does not serve (so nothing of it exists)."""
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+    return getattr(exc, "status", None) == 404 or isinstance(exc, ResourceNotFoundError)
+
+
+def _short(exc: BaseException) -> str:
+    """The innermost reason, one line: urllib3 wraps "Connection refused" two levels deep."""
+    while isinstance(getattr(exc, "reason", None), BaseException):
+        exc = exc.reason
+    text = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return re.sub(r"<[^>]*>: ", "", text)[:200]
+
+
+def _left(left: list[str], namespace: str, reason: str) -> DeploymentError:
+    return DeploymentError(f"Could not remove {', '.join(left)} from namespace {namespace!r} ({reason}); "
+                           "the deployment record and its keys are kept: undeploy again once the cluster answers.")
+
+
 def _dynamic_client() -> Any:
     try:
         from kubernetes import config, dynamic
         from kubernetes.client import api_client
 
-        config.load_kube_config()
+        # $KUBECONFIG as it is now: the client reads it once, at import.
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG", "~/.kube/config"))
         return dynamic.DynamicClient(api_client.ApiClient())
     except Exception as exc:  # noqa: BLE001 - no kubeconfig, no cluster, no client
-        raise DeploymentError(f"Cannot reach a Kubernetes cluster: {str(exc).splitlines()[0][:200]}") from None
+        raise DeploymentError(f"Cannot reach a Kubernetes cluster: {_short(exc)}") from None

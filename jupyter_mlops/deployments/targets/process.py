@@ -32,8 +32,9 @@ class ProcessTarget(Target):
         proc = start_process(vdir / "app", log, env=ctx.store_env())
         handle = {"pid": proc.pid, "dir": str(vdir), "log": str(log)}
         try:
+            ctx.started(handle)
             wait_ready(vdir / "status", lambda: pid_alive(proc.pid), lambda: log_tail(log), cfg.ready_timeout_s)
-        except Exception:
+        except BaseException:  # a failure, or Ctrl-C during the wait: nothing keeps running
             stop_process(proc.pid, timeout=5)
             raise
         return handle
