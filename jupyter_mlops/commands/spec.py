@@ -7,7 +7,7 @@ declarations, so an option exists in every adapter or in none: adding one is one
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -76,7 +76,6 @@ class Command:
     run: Callable[[Invocation, SimpleNamespace], Any]
     magic: str | None = None
     cli: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -24,10 +23,10 @@ from . import keys as keyring
 from . import owner
 from .records import Deployment, DeploymentList, Event
 from .targets import get_target
-from .targets.base import DeployConfig, DeployContext
+from .settings import LocalSettings, Settings, load_settings, parse_settings, to_record
+from .targets.base import DeployContext
 
 KIND = "deployment"
-LOCAL_TARGETS = ("process", "docker")
 
 
 class DeploymentService:
@@ -44,14 +43,14 @@ class DeploymentService:
         validate_name(name, "deployment")
         target_name = target or self.ws.default_target
         tgt = get_target(target_name)
-        img = self._image(image)
+        config = parse_settings(tgt.settings, settings)  # before any look-up: bad input is named first
         tags = parse_pairs(tags, "tag")
-        config = DeployConfig(**settings)
-        if config.tls_cert and not Path(config.tls_cert).is_file():
-            raise UsageError(f"TLS certificate {config.tls_cert!r} does not exist.")
-        if config.tls_cert and config.tls_key and not Path(config.tls_key).is_file():
-            raise UsageError(f"TLS key file {config.tls_key!r} does not exist.")
-        if config.port is None and target_name in LOCAL_TARGETS:
+        img = self._image(image)
+        for what, path in (("TLS certificate", config.tls_cert), ("TLS key file", config.tls_key),
+                           ("TLS CA file", config.tls_ca)):
+            if path and not Path(path).is_file():
+                raise UsageError(f"{what} {path!r} does not exist.")
+        if isinstance(config, LocalSettings) and not config.port:
             config.port = free_port(config.host)
         self._reserve(name, img, target_name, config, tags)
         home = self.home(name)
@@ -67,7 +66,7 @@ class DeploymentService:
         self._event(name, "created", f"serving image {img.ref} on {target_name}")
         return self.get(name, refresh=False)
 
-    def _reserve(self, name: str, img: Image, target: str, config: DeployConfig, tags: dict[str, str]) -> None:
+    def _reserve(self, name: str, img: Image, target: str, config: Settings, tags: dict[str, str]) -> None:
         if self.exists(name):
             self._current(name)  # settles an attempt whose process died, so it can be replaced
         now = time.time()
@@ -78,7 +77,7 @@ class DeploymentService:
             if row is not None:  # a failed attempt: replace it
                 self._drop(conn, row.id)
             dep_id = conn.execute(deployments.insert().values(
-                name=name, image_id=img.id, target=target, config=dataclasses.asdict(config), state="transitioning",
+                name=name, image_id=img.id, target=target, config=to_record(config), state="transitioning",
                 transition={"owner": owner.current(), "image_id": img.id}, created_at=now, updated_at=now,
             )).inserted_primary_key[0]
             kv.insert(conn, KIND, dep_id, tags)
@@ -118,15 +117,15 @@ class DeploymentService:
         return DeploymentList(found, has_more, offset)
 
     # --- update ---------------------------------------------------------------------------------
-    def update(self, name: str, image: Image | str, ready_timeout_s: float | None = None) -> Deployment:
+    def update(self, name: str, image: Image | str, ready_timeout: float | None = None) -> Deployment:
         """Start the new image beside the old; switch when it is ready; else keep the old serving."""
         img = self._image(image)
         row = self._current(name)
         if row.state == "transitioning":
             raise ConflictError(f"Deployment {name!r} is already changing; wait for it to finish.")
         ctx = self._context(row, img)
-        if ready_timeout_s is not None:
-            ctx.config.ready_timeout_s = ready_timeout_s
+        if ready_timeout is not None:
+            ctx.config.ready_timeout = ready_timeout
         tgt = get_target(row.target)
         self._claim(row, {"owner": owner.current(), "image_id": img.id})
         self._event(name, "updating", f"{self._image_ref(row.image_id)} -> {img.ref}")
@@ -270,7 +269,7 @@ class DeploymentService:
 
     def _context(self, row: Any, image: Image | None = None) -> DeployContext:
         img = image or self._image_by_id(row.image_id)
-        config = DeployConfig(**row.config)
+        config = load_settings(get_target(row.target).settings, row.config)
         return DeployContext(row.name, img, config, self.ws, self.home(row.name))
 
     def _row(self, conn: Connection, name: str) -> Any:

@@ -77,3 +77,10 @@ def test_every_bad_argument_is_one_line_on_stderr_and_exit_1(args: tuple[str, ..
     result = run_cli(*args)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_an_unsupported_setting_is_one_line_naming_the_setting_and_the_target(workspace: object) -> None:
+    result = run_cli("deploy", "x", "--image", "img", "--target", "process", "--replicas", "3")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: Setting 'replicas' is not supported by the 'process' target; it supports:")
+    assert result.stderr.count("\n") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -101,11 +102,13 @@ def test_docker_update_keeps_the_scoring_uri(image: mlops.Image, docker_workspac
         mlops.undeploy("rolling")
 
 
-def test_edge_bundle_loads_into_docker_and_serves(image: mlops.Image, tmp_path: Path) -> None:
+def test_edge_bundle_loads_into_docker_serves_and_collects(image: mlops.Image, docker_workspace: Workspace,
+                                                           tmp_path: Path) -> None:
     out = tmp_path / "bundle"
-    dep = mlops.deploy("edge-svc", image, target="edge", output_dir=str(out))
+    dep = mlops.deploy("edge-svc", image, target="edge", output_dir=str(out), collect=True)
     assert dep.state == "healthy" and dep.scoring_uri is None
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "compose.yaml", "image.tar", "run.sh", "secrets"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md", "artifacts", "compose.yaml", "image.tar", "run.sh", "secrets", "spool"]
     client = docker.from_env()
     client.images.remove(image.docker_tag)  # the device has no copy: run.sh must load it from the tarball
     port = free_port()
@@ -121,8 +124,20 @@ def test_edge_bundle_loads_into_docker_and_serves(image: mlops.Image, tmp_path: 
             except httpx.TransportError:
                 pass
             time.sleep(0.3)
-        r = httpx.post(f"http://127.0.0.1:{port}/score", json={"data": ROW}, headers={"authorization": f"Bearer {key}"})
-        assert r.status_code == 200 and "label" in r.json()
+        ids = set()
+        for _ in range(3):
+            r = httpx.post(f"http://127.0.0.1:{port}/score", json={"data": ROW}, headers={"authorization": f"Bearer {key}"})
+            assert r.status_code == 200 and "label" in r.json()
+            ids.add(r.headers["x-request-id"])
+        # The device collects into the bundle's artifacts/ folder; copied into a workspace, it reads as usual.
+        collected = out / "artifacts" / "collected"
+        deadline = time.monotonic() + 30
+        while not list(collected.rglob("*.jsonl")) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        subprocess.run(["docker", "stop", "-t", "10", "mlops-edge-svc"], capture_output=True, timeout=60)
+        shutil.copytree(collected, Path(docker_workspace.artifacts_url) / "collected", dirs_exist_ok=True)
+        frame = mlops.collected_data("edge-svc")
+        assert set(frame["request_id"]) == ids and (frame["model"] == "lr").all()
     finally:
         subprocess.run(["docker", "rm", "-f", "mlops-edge-svc"], capture_output=True)
         mlops.undeploy("edge-svc")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -96,3 +98,63 @@ def test_undeploy_that_cannot_remove_the_resources_keeps_the_record_and_names_th
     assert message.endswith("the deployment record and its keys are kept: undeploy again once the cluster answers.")
     failed = [e for e in mlops.get_deployment("svc").events if e.kind == "delete-failed"]
     assert [e.message for e in failed] == [message] and mlops.get_keys("svc") == keys
+
+
+def test_collection_on_kubernetes_writes_to_the_azure_store_through_a_secret(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azurite: Any) -> None:
+    (tmp_path / "jupyter-mlops.toml").write_text('[workspace]\nroot = "ws"\nartifacts = "azure://collected-k8s"\n')
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    monkeypatch.setenv("JUPYTER_MLOPS_WORKSPACE", str(tmp_path / "jupyter-mlops.toml"))
+    model = mlops.register_model(onnx_logreg(tmp_path / "lr.onnx"), "lr")
+    img = mlops.build_image("lr-svc", model, docker=False)
+    from jupyter_mlops.store.schema import images
+
+    with mlops.get_workspace().metadata.begin() as conn:
+        conn.execute(images.update().where(images.c.id == img.id).values(docker_tag="jupyter-mlops/lr-svc:1"))
+    mlops.deploy("watched", "lr-svc:1", target="kubernetes", dry_run=True, output_dir=str(tmp_path / "out"),
+                 collect=True, sample_rate=0.5)
+    text = (tmp_path / "out" / "watched.yaml").read_text()
+    docs = list(yaml.safe_load_all(text))
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    store = next(d for d in docs if d["metadata"]["name"] == "watched-store")
+    assert store["stringData"] == {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
+    pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["AZURE_STORAGE_CONNECTION_STRING"]["valueFrom"]["secretKeyRef"] == {
+        "name": "watched-store", "key": "AZURE_STORAGE_CONNECTION_STRING"}
+    settings = json.loads(env["MLOPS_SERVER_SETTINGS"]["value"])
+    assert (settings["collect"], settings["collect_sample_rate"], settings["collect_store"]) == (
+        True, 0.5, "azure://collected-k8s")
+    spool = next(m for m in container["volumeMounts"] if m["name"] == "spool")
+    assert settings["collect_spool_dir"] == spool["mountPath"]
+    assert {"name": "spool", "emptyDir": {}} in pod["volumes"]
+    assert azurite.connection_string not in env["MLOPS_SERVER_SETTINGS"]["value"]
+
+
+def test_collection_on_kubernetes_needs_a_store_the_cluster_reaches(image: Image, tmp_path: Path) -> None:
+    with pytest.raises(mlops.UsageError, match=r"^Collection on kubernetes writes to an Azure Blob artifact store"):
+        mlops.deploy("svc", image, target="kubernetes", dry_run=True, output_dir=str(tmp_path), collect=True)
+
+
+@pytest.mark.parametrize(("target", "setting", "value"), [
+    ("process", "replicas", 3), ("process", "cpu", "500m"), ("kubernetes", "port", 8080), ("edge", "autoscale", "1:3"),
+])
+def test_a_setting_the_target_does_not_support_is_an_error_naming_both(
+        image: Image, target: str, setting: str, value: Any) -> None:
+    with pytest.raises(mlops.UsageError, match=rf"^Setting '{setting}' is not supported by the '{target}' target; "
+                                               r"it supports: auth, "):
+        mlops.deploy("svc", image, target=target, **{setting: value})
+    with pytest.raises(mlops.NotFoundError):
+        mlops.get_deployment("svc")  # nothing was recorded
+
+
+def test_the_ingress_host_and_service_type_are_settings(image: Image, tmp_path: Path) -> None:
+    import trustme
+
+    trustme.CA().issue_cert("scoring.internal").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "t.pem"))
+    mlops.deploy("svc", image, target="kubernetes", dry_run=True, output_dir=str(tmp_path), ingress_host="scoring.internal",
+                 tls_cert=str(tmp_path / "t.pem"))
+    docs = {d["kind"]: d for d in yaml.safe_load_all((tmp_path / "svc.yaml").read_text())}
+    assert docs["Ingress"]["spec"]["rules"][0]["host"] == "scoring.internal"

@@ -2,55 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ...images.records import Image
 from ...registry.models import ModelRegistry
 from ...registry.records import Model
 from ...workspace import Workspace
-
-
-@dataclass
-class DeployConfig:
-    """What a deployment asks of its target (no secrets: keys live in ``secrets_dir``)."""
-
-    host: str = "127.0.0.1"
-    port: int | None = None
-    auth: bool = True
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    tls_ca: str | None = None  # what clients (and score()) trust; the certificate itself by default
-    workers: int = 1
-    replicas: int = 1
-    cpu: str | None = None
-    memory: str | None = None
-    autoscale: dict[str, Any] | None = None  # {"min": 1, "max": 5, "target_cpu": 70}
-    drain_s: float = 2.0
-    ready_timeout_s: float = 120.0
-    dry_run: bool = False
-    output_dir: str | None = None
-    namespace: str = "default"
-    registry: str | None = None  # image registry prefix for clusters and devices
-    collect: bool = False
-    sample_rate: float = 1.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def scheme(self) -> str:
-        return "https" if self.tls_cert else "http"
+from ..settings import PluginSettings, Settings
 
 
 @dataclass
 class DeployContext:
     name: str
     image: Image
-    config: DeployConfig
+    config: Any  # the target's Settings class (deployments/settings.py)
     workspace: Workspace
     home: Path  # this deployment's folder on this machine
     # Told when a new version runs ("started") and when it serves ("serving"): the service records
@@ -87,21 +59,33 @@ class DeployContext:
         dest_dir.mkdir(parents=True, exist_ok=True)
         return self.workspace.artifacts.get_blob(spec["script_sha256"], dest_dir / spec["script"])
 
-    def collect_settings(self, store_url: str, spool_dir: str) -> dict[str, Any]:
-        if not self.config.collect:
-            return {}
-        if not 0 < self.config.sample_rate <= 1:
-            from ...errors import UsageError
+    def server_settings(self, *, host: str, port: int | None, keys_file: str | None = None,
+                        tls: tuple[str, str] | None = None, status_dir: str | None = None,
+                        collect_to: tuple[str, str] | None = None) -> dict[str, Any]:
+        """The server's settings (``ServerConfig`` fields), built here for every target: where it
+        listens, and where it finds its keys file, TLS files, readiness folder, artifact store and
+        spool, as the server sees them (a host path, a container or pod mount)."""
+        cfg = self.config
+        out: dict[str, Any] = {"host": host, "port": port, "workers": cfg.workers, "deployment": self.name,
+                               "auth": cfg.auth, "drain_s": cfg.drain_s}
+        if cfg.auth:
+            out["keys_file"] = keys_file
+        if cfg.tls_cert and tls:
+            out["tls_cert"], out["tls_key"] = tls
+        if status_dir:
+            out.update(listen_when_ready=True, status_dir=status_dir)
+        if cfg.collect and collect_to:
+            store, spool = collect_to
+            out.update(collect=True, collect_sample_rate=cfg.sample_rate, collect_store=store, collect_spool_dir=spool)
+        return out
 
-            raise UsageError(f"Invalid sample_rate {self.config.sample_rate!r}: a share between 0 (exclusive) and 1.")
-        return {"collect": True, "collect_sample_rate": self.config.sample_rate, "collect_store": store_url,
-                "collect_spool_dir": spool_dir}
+    def azure_connection_string(self) -> str | None:
+        cs = self.workspace.azure_connection_string or os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        return cs if self.workspace.artifacts_url.startswith("azure://") else None
 
     def store_env(self) -> dict[str, str]:
         """What the server needs to reach an Azure artifact store (passed by environment, never logged)."""
-        import os
-
-        cs = self.workspace.azure_connection_string or os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        cs = self.azure_connection_string()
         return {"AZURE_STORAGE_CONNECTION_STRING": cs} if self.config.collect and cs else {}
 
     def new_version_dir(self) -> Path:
@@ -110,9 +94,12 @@ class DeployContext:
 
 
 class Target(ABC):
-    """create / update / delete / status / logs; keys and scoring go through the service."""
+    """create / update / delete / status / logs; keys and scoring go through the service.
+
+    ``settings`` is the class of what the target supports; the service refuses anything else."""
 
     name: str
+    settings: ClassVar[type[Settings]] = PluginSettings
 
     @abstractmethod
     def create(self, ctx: DeployContext) -> dict[str, Any]:
@@ -149,13 +136,14 @@ class Target(ABC):
         remove_tree(handle.get("dir"))
 
 
-def stage_tls(config: DeployConfig, folder: Path, mounted_at: str) -> dict[str, str]:
-    """Copy the certificate and key into ``folder`` (0700) and return the server settings that
-    find them where ``folder`` is mounted (a container, a device)."""
+def stage_tls(config: Settings, folder: Path, mounted_at: str) -> tuple[str, str]:
+    """Copy the certificate and key into ``folder`` (0700); return their paths where ``folder`` is
+    mounted (a container, a device)."""
+    assert config.tls_cert is not None
     folder.mkdir(mode=0o700)
-    shutil.copyfile(config.tls_cert, folder / "cert.pem")  # type: ignore[arg-type]
-    shutil.copyfile(config.tls_key or config.tls_cert, folder / "key.pem")  # type: ignore[arg-type]
-    return {"tls_cert": f"{mounted_at}/cert.pem", "tls_key": f"{mounted_at}/key.pem"}
+    shutil.copyfile(config.tls_cert, folder / "cert.pem")
+    shutil.copyfile(config.tls_key or config.tls_cert, folder / "key.pem")
+    return f"{mounted_at}/cert.pem", f"{mounted_at}/key.pem"
 
 
 def remove_tree(path: str | Path | None) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from ...errors import DeploymentError
 from ...images.builder import docker_client
 from ...images.context import APP_ROOT
+from ..settings import DockerSettings
 from .base import DeployContext, Target, stage_tls
 from .readiness import wait_ready
 
@@ -23,6 +24,7 @@ SPOOL, ARTIFACTS = f"{APP_ROOT}/spool", "/var/jupyter-mlops/artifacts"
 
 class DockerTarget(Target):
     name = "docker"
+    settings = DockerSettings
 
     def create(self, ctx: DeployContext) -> dict[str, Any]:
         cfg, image = ctx.config, ctx.image
@@ -31,25 +33,23 @@ class DockerTarget(Target):
         vdir = ctx.new_version_dir()
         (vdir / "status").mkdir(mode=0o777)
         (vdir / "status").chmod(0o777)
-        settings: dict[str, Any] = {"host": cfg.host, "port": cfg.port, "workers": cfg.workers, "deployment": ctx.name,
-                                    "listen_when_ready": True, "status_dir": STATUS, "drain_s": cfg.drain_s,
-                                    "auth": cfg.auth}
         volumes = {str(vdir / "status"): {"bind": STATUS, "mode": "rw"}}
         if cfg.auth:
-            settings["keys_file"] = f"{SECRETS}/keys.json"
             volumes[str(ctx.secrets_dir)] = {"bind": SECRETS, "mode": "ro"}
+        tls = None
         if cfg.tls_cert:
-            settings.update(stage_tls(cfg, vdir / "tls", TLS))
+            tls = stage_tls(cfg, vdir / "tls", TLS)
             volumes[str(vdir / "tls")] = {"bind": TLS, "mode": "ro"}
+        store = ctx.workspace.artifacts_url
         if cfg.collect:
-            store = ctx.workspace.artifacts_url
             if "://" not in store:  # a local artifact folder: the container writes into it through a mount
                 Path(store).mkdir(parents=True, exist_ok=True)
                 volumes[store] = {"bind": ARTIFACTS, "mode": "rw"}
                 store = ARTIFACTS
             (ctx.home / "spool").mkdir(parents=True, exist_ok=True)
             volumes[str(ctx.home / "spool")] = {"bind": SPOOL, "mode": "rw"}
-            settings.update(ctx.collect_settings(store, SPOOL))
+        settings = ctx.server_settings(host=cfg.host, port=cfg.port, keys_file=f"{SECRETS}/keys.json", tls=tls,
+                                       status_dir=STATUS, collect_to=(store, SPOOL))
         labels = {"org.jupyter-mlops.deployment": ctx.name, "org.jupyter-mlops.image": image.ref,
                   "org.jupyter-mlops.models": ",".join(image.models), "org.jupyter-mlops.port": str(cfg.port)}
         client = docker_client()
@@ -66,7 +66,7 @@ class DockerTarget(Target):
 
         try:
             ctx.started(handle)
-            wait_ready(vdir / "status", alive, lambda: self.logs(handle, 20), cfg.ready_timeout_s)
+            wait_ready(vdir / "status", alive, lambda: self.logs(handle, 20), cfg.ready_timeout)
         except BaseException:  # a failure, or Ctrl-C during the wait: nothing keeps running
             self.delete(handle)
             raise

@@ -16,27 +16,29 @@ from ...errors import DeploymentError
 from ...images.builder import docker_client
 from ...images.context import APP_ROOT, PORT
 from ...store.progress import progress_bar
+from ..settings import EdgeSettings
 from .base import DeployContext, Target, stage_tls
+from .docker import ARTIFACTS, SPOOL
 
 RUN_SH = """#!/bin/sh
 # Start {name} on this device: loads the image (no registry needed), then runs it.
-# HOST and PORT choose where it listens (default 0.0.0.0:{port}).
+# HOST and PORT choose where it listens (default 0.0.0.0:{host_port}).
 set -e
 cd "$(dirname "$0")"
 docker load -i image.tar
 docker rm -f {container} >/dev/null 2>&1 || true
 docker run -d --name {container} --restart unless-stopped \\
-  -p "${{HOST:-0.0.0.0}}:${{PORT:-{port}}}:{port}" \\
-  -e MLOPS_SERVER_SETTINGS='{settings}' \\
+  -p "${{HOST:-0.0.0.0}}:${{PORT:-{host_port}}}:{port}" \\
+  -e MLOPS_SERVER_SETTINGS='{settings}' {env_file}\\
 {mounts}  {tag}
-echo "{name} is starting on ${{HOST:-0.0.0.0}}:${{PORT:-{port}}} (scoring URI: {scheme}://HOST:PORT/score)"
+echo "{name} is starting on ${{HOST:-0.0.0.0}}:${{PORT:-{host_port}}} (scoring URI: {scheme}://HOST:PORT/score)"
 """
 
 COMPOSE = """services:
   {container}:
     image: {tag}
     restart: unless-stopped
-    ports: ["{port}:{port}"]
+    ports: ["{host_port}:{port}"]
     environment:
       MLOPS_SERVER_SETTINGS: '{settings}'
 {volumes}"""
@@ -45,17 +47,18 @@ README = """# {name}: offline scoring service bundle
 
 Image {image} (models: {models}), made by jupyter-mlops.
 
-    sh run.sh                          # docker load + docker run, listening on 0.0.0.0:{port}
+    sh run.sh                          # docker load + docker run, listening on 0.0.0.0:{host_port}
     HOST=127.0.0.1 PORT=8080 sh run.sh # elsewhere
     docker compose up -d               # or with compose, after `docker load -i image.tar`
 
-Score: POST {scheme}://DEVICE:{port}/score with {{"data": [[...]]}}{auth_note}.
+Score: POST {scheme}://DEVICE:{host_port}/score with {{"data": [[...]]}}{auth_note}.
 Health: GET /  Ready: GET /ready  Metrics: GET /metrics  API: GET /swagger.json
 """
 
 
 class EdgeTarget(Target):
     name = "edge"
+    settings = EdgeSettings
 
     def create(self, ctx: DeployContext) -> dict[str, Any]:
         image, cfg = ctx.image, ctx.config
@@ -66,26 +69,33 @@ class EdgeTarget(Target):
             shutil.rmtree(out)
         out.mkdir(parents=True)
         self._save_image(image.docker_tag, out / "image.tar")
-        settings: dict[str, Any] = {"host": "0.0.0.0", "port": PORT, "workers": cfg.workers, "deployment": ctx.name,
-                                    "auth": cfg.auth}
-        mounts = []
+        mounts: list[tuple[str, str, str]] = []  # (bundle folder, where the container sees it, ro or rw)
         if cfg.auth:
             (out / "secrets").mkdir(mode=0o700)
             shutil.copyfile(ctx.secrets_dir / "keys.json", out / "secrets" / "keys.json")
             (out / "secrets" / "keys.json").chmod(0o600)
-            settings["keys_file"] = f"{APP_ROOT}/secrets/keys.json"
-            mounts.append(("secrets", f"{APP_ROOT}/secrets"))
+            mounts.append(("secrets", f"{APP_ROOT}/secrets", "ro"))
+        tls = None
         if cfg.tls_cert:
-            settings.update(stage_tls(cfg, out / "tls", f"{APP_ROOT}/tls"))
-            mounts.append(("tls", f"{APP_ROOT}/tls"))
+            tls = stage_tls(cfg, out / "tls", f"{APP_ROOT}/tls")
+            mounts.append(("tls", f"{APP_ROOT}/tls", "ro"))
+        env_file = ""
+        collect_to = None
+        if cfg.collect:
+            collect_to = self._collect_place(ctx, out, mounts)
+            env_file = "--env-file store.env " if (out / "store.env").exists() else ""
+        settings = ctx.server_settings(host="0.0.0.0", port=PORT, keys_file=f"{APP_ROOT}/secrets/keys.json", tls=tls,
+                                       collect_to=collect_to)
         fmt = {"name": ctx.name, "container": f"mlops-{ctx.name}".lower(), "tag": image.docker_tag, "port": PORT,
-               "settings": json.dumps(settings), "scheme": cfg.scheme, "image": image.ref,
-               "models": ", ".join(image.models), "auth_note": " and Authorization: Bearer <key from secrets/keys.json>" if cfg.auth else ""}
+               "host_port": cfg.port, "settings": json.dumps(settings), "scheme": cfg.scheme, "image": image.ref,
+               "models": ", ".join(image.models), "env_file": env_file,
+               "auth_note": " and Authorization: Bearer <key from secrets/keys.json>" if cfg.auth else ""}
         (out / "run.sh").write_text(RUN_SH.format(
-            mounts="".join(f'  -v "$PWD/{src}:{dst}:ro" \\\n' for src, dst in mounts), **fmt))
+            mounts="".join(f'  -v "$PWD/{src}:{dst}:{mode}" \\\n' for src, dst, mode in mounts), **fmt))
         (out / "run.sh").chmod(0o755)
-        volumes = ("    volumes:\n" + "".join(f"      - ./{src}:{dst}:ro\n" for src, dst in mounts)) if mounts else ""
-        (out / "compose.yaml").write_text(COMPOSE.format(volumes=volumes, **fmt))
+        volumes = "    volumes:\n" + "".join(f"      - ./{src}:{dst}:{mode}\n" for src, dst, mode in mounts)
+        env = "    env_file: [store.env]\n" if env_file else ""
+        (out / "compose.yaml").write_text(COMPOSE.format(volumes=(volumes if mounts else "") + env, **fmt))
         (out / "README.md").write_text(README.format(**fmt))
         return {"bundle": str(out)}
 
@@ -95,6 +105,23 @@ class EdgeTarget(Target):
         if old.get("bundle") != new["bundle"]:
             self.delete(old)
         return new
+
+    @staticmethod
+    def _collect_place(ctx: DeployContext, out: Path, mounts: list[tuple[str, str, str]]) -> tuple[str, str]:
+        """Where the device's server collects to: the workspace's Azure Blob store when it has one (the
+        connection string in ``store.env``, 0600), else the bundle's ``artifacts/`` folder."""
+        (out / "spool").mkdir(mode=0o777)
+        (out / "spool").chmod(0o777)
+        mounts.append(("spool", SPOOL, "rw"))
+        cs = ctx.azure_connection_string()
+        if cs is not None:
+            (out / "store.env").write_text(f"AZURE_STORAGE_CONNECTION_STRING={cs}\n")
+            (out / "store.env").chmod(0o600)
+            return ctx.workspace.artifacts_url, SPOOL
+        (out / "artifacts").mkdir(mode=0o777)
+        (out / "artifacts").chmod(0o777)
+        mounts.append(("artifacts", ARTIFACTS, "rw"))
+        return ARTIFACTS, SPOOL
 
     @staticmethod
     def _save_image(tag: str, dest: Path) -> None:

@@ -9,12 +9,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ...errors import DeploymentError
+from ...errors import DeploymentError, UsageError
 from ...images.context import APP_ROOT, PORT
 from .. import keys as keyring
+from ..settings import KubernetesSettings
 from .base import DeployContext, Target
 
 FIELD_MANAGER = "jupyter-mlops"
+STORE_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+SPOOL = "/var/jupyter-mlops/spool"
 
 
 def k8s_name(name: str) -> str:
@@ -29,25 +32,34 @@ def render(ctx: DeployContext) -> list[dict[str, Any]]:
     annotations = {"jupyter-mlops/image": ctx.image.ref, "jupyter-mlops/models": ",".join(ctx.image.models)}
     meta = lambda n: {"name": n, "namespace": cfg.namespace, "labels": labels, "annotations": annotations}  # noqa: E731
     image = f"{cfg.registry.rstrip('/')}/{ctx.image.docker_tag}" if cfg.registry else ctx.image.docker_tag
-    settings = {"host": "0.0.0.0", "port": PORT, "workers": cfg.workers, "deployment": ctx.name, "auth": cfg.auth,
-                "drain_s": cfg.drain_s}
+    env: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    docs: list[dict[str, Any]] = []
+    if cfg.auth:
+        mounts.append({"name": "keys", "mountPath": f"{APP_ROOT}/secrets", "readOnly": True})
+        volumes.append({"name": "keys", "secret": {"secretName": f"{name}-keys"}})
+        docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta(f"{name}-keys"), "type": "Opaque",
+                     "stringData": keyring.read(ctx.secrets_dir)})
+    collect_to = None
+    if cfg.collect:
+        collect_to = (ctx.workspace.artifacts_url, SPOOL)
+        env.append({"name": STORE_ENV, "valueFrom": {"secretKeyRef": {"name": f"{name}-store", "key": STORE_ENV}}})
+        docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta(f"{name}-store"), "type": "Opaque",
+                     "stringData": {STORE_ENV: _cluster_store(ctx)}})
+        mounts.append({"name": "spool", "mountPath": SPOOL})  # survives container restarts in the pod
+        volumes.append({"name": "spool", "emptyDir": {}})
+    settings = ctx.server_settings(host="0.0.0.0", port=PORT, keys_file=f"{APP_ROOT}/secrets", collect_to=collect_to)
     container: dict[str, Any] = {
         "name": "scoring", "image": image, "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": PORT}],
-        "env": [{"name": "MLOPS_SERVER_SETTINGS", "value": _json(settings)}],
+        "env": [{"name": "MLOPS_SERVER_SETTINGS", "value": _json(settings)}, *env],
         "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 5, "failureThreshold": 3},
         "livenessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3},
         "resources": _resources(cfg.cpu, cfg.memory),
     }
-    volumes: list[dict[str, Any]] = []
-    docs: list[dict[str, Any]] = []
-    if cfg.auth:
-        settings["keys_file"] = f"{APP_ROOT}/secrets"
-        container["env"][0]["value"] = _json(settings)
-        container["volumeMounts"] = [{"name": "keys", "mountPath": f"{APP_ROOT}/secrets", "readOnly": True}]
-        volumes.append({"name": "keys", "secret": {"secretName": f"{name}-keys"}})
-        docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta(f"{name}-keys"), "type": "Opaque",
-                     "stringData": keyring.read(ctx.secrets_dir)})
+    if mounts:
+        container["volumeMounts"] = mounts
     pod_spec: dict[str, Any] = {"containers": [container], "terminationGracePeriodSeconds": int(cfg.drain_s) + 30}
     if volumes:
         pod_spec["volumes"] = volumes
@@ -62,7 +74,7 @@ def render(ctx: DeployContext) -> list[dict[str, Any]]:
     })
     docs.append({
         "apiVersion": "v1", "kind": "Service", "metadata": meta(name),
-        "spec": {"type": cfg.extra.get("service_type", "ClusterIP"), "selector": {"app.kubernetes.io/name": name},
+        "spec": {"type": cfg.service_type, "selector": {"app.kubernetes.io/name": name},
                  "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
     })
     if cfg.autoscale:
@@ -83,7 +95,7 @@ def render(ctx: DeployContext) -> list[dict[str, Any]]:
         key = Path(cfg.tls_key or cfg.tls_cert).read_bytes()
         docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta(f"{name}-tls"), "type": "kubernetes.io/tls",
                      "data": {"tls.crt": base64.b64encode(cert).decode(), "tls.key": base64.b64encode(key).decode()}})
-        host = cfg.extra.get("ingress_host", f"{name}.example.com")
+        host = cfg.ingress_host or f"{name}.example.com"
         docs.append({
             "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta(name),
             "spec": {"tls": [{"hosts": [host], "secretName": f"{name}-tls"}],
@@ -91,6 +103,16 @@ def render(ctx: DeployContext) -> list[dict[str, Any]]:
                          "service": {"name": name, "port": {"name": "http"}}}}]}}]},
         })
     return docs
+
+
+def _cluster_store(ctx: DeployContext) -> str:
+    """The connection string of the Azure Blob store that pods write collected data to."""
+    cs = ctx.azure_connection_string()
+    if cs is None:
+        raise UsageError(
+            f"Collection on kubernetes writes to an Azure Blob artifact store (azure://CONTAINER) that the cluster can "
+            f"reach; this workspace keeps its artifacts in {ctx.workspace.artifacts_url!r}.")
+    return cs
 
 
 def _json(obj: Any) -> str:
@@ -112,6 +134,7 @@ def to_yaml(docs: list[dict[str, Any]]) -> str:
 
 class KubernetesTarget(Target):
     name = "kubernetes"
+    settings = KubernetesSettings
 
     def create(self, ctx: DeployContext) -> dict[str, Any]:
         if not ctx.image.docker_tag:
@@ -191,7 +214,8 @@ class KubernetesTarget(Target):
 
 def _everything_render_makes(name: str) -> list[tuple[str, str, str]]:
     """Handles written before they listed their resources: everything render() may make."""
-    return [("v1", "Secret", f"{name}-keys"), ("apps/v1", "Deployment", name), ("v1", "Service", name),
+    return [("v1", "Secret", f"{name}-keys"), ("v1", "Secret", f"{name}-store"), ("apps/v1", "Deployment", name),
+            ("v1", "Service", name),
             ("autoscaling/v2", "HorizontalPodAutoscaler", name), ("v1", "Secret", f"{name}-tls"),
             ("networking.k8s.io/v1", "Ingress", name)]
 

@@ -10,30 +10,30 @@ from typing import Any
 
 from ...appdir import write_app_dir
 from ...local_server import log_tail, pid_alive, start_process, stop_process
+from ..settings import ProcessSettings
 from .base import DeployContext, Target
 from .readiness import wait_ready
 
 
 class ProcessTarget(Target):
     name = "process"
+    settings = ProcessSettings
 
     def create(self, ctx: DeployContext) -> dict[str, Any]:
         cfg = ctx.config
         vdir = ctx.new_version_dir()
         script = ctx.script_file(vdir / "script")
-        write_app_dir(
-            ctx.workspace, ctx.models(), vdir / "app", script, host=cfg.host, port=cfg.port, workers=cfg.workers,
-            auth=cfg.auth, keys_file=str(ctx.secrets_dir / "keys.json") if cfg.auth else None,
-            tls_cert=cfg.tls_cert, tls_key=cfg.tls_key, deployment=ctx.name, listen_when_ready=True,
-            status_dir=str(vdir / "status"), drain_s=cfg.drain_s,
-            **ctx.collect_settings(ctx.workspace.artifacts_url, str(ctx.home / "spool")),
-        )
+        write_app_dir(ctx.workspace, ctx.models(), vdir / "app", script, **ctx.server_settings(
+            host=cfg.host, port=cfg.port, keys_file=str(ctx.secrets_dir / "keys.json"),
+            tls=(cfg.tls_cert, cfg.tls_key or cfg.tls_cert), status_dir=str(vdir / "status"),
+            collect_to=(ctx.workspace.artifacts_url, str(ctx.home / "spool")),
+        ))
         log = vdir / "server.log"
         proc = start_process(vdir / "app", log, env=ctx.store_env())
         handle = {"pid": proc.pid, "dir": str(vdir), "log": str(log)}
         try:
             ctx.started(handle)
-            wait_ready(vdir / "status", lambda: pid_alive(proc.pid), lambda: log_tail(log), cfg.ready_timeout_s)
+            wait_ready(vdir / "status", lambda: pid_alive(proc.pid), lambda: log_tail(log), cfg.ready_timeout)
         except BaseException:  # a failure, or Ctrl-C during the wait: nothing keeps running
             stop_process(proc.pid, timeout=5)
             raise
