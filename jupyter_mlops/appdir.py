@@ -16,7 +16,7 @@ from .registry.models import ModelRegistry
 from .registry.records import Model
 from .serving.config import ServerConfig
 from .serving.layout import MODELS_DIR
-from .store.artifacts import LocalArtifactStore, blob_key
+from .artifacts.stores import LocalArtifactStore, blob_key
 from .workspace import Workspace
 
 

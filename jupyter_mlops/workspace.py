@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .errors import UsageError
 
 if TYPE_CHECKING:
-    from .store.artifacts import ArtifactStore
+    from .artifacts.stores import ArtifactStore
     from .store.metadata import MetadataStore
 
 CONFIG_NAME = "jupyter-mlops.toml"
@@ -118,7 +118,7 @@ class Workspace:
 
     @cached_property
     def artifacts(self) -> ArtifactStore:
-        from .store.artifacts import open_artifact_store
+        from .artifacts.stores import open_artifact_store
 
         return open_artifact_store(self.artifacts_url, self.azure_connection_string)
 
@@ -128,7 +128,7 @@ class Workspace:
 
     def describe(self) -> dict[str, str]:
         """What a person needs to see: no secrets."""
-        from .store.urls import redact_url
+        from .artifacts.urls import redact_url
 
         return {
             "name": self.name,

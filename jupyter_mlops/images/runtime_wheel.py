@@ -1,8 +1,10 @@
 """Build the serving runtime as a wheel from the installed package, without the notebook side.
 
-The wheel holds ``jupyter_mlops/__init__.py`` (lazy, imports nothing), ``_version.py``, ``serving/``
-and the artifact stores the collector writes to; its dependencies are the server's alone. Files are written in a fixed order with a
-fixed timestamp, so the same source gives a byte-identical wheel and Docker reuses the layer.
+The wheel holds the declared packages and modules below: ``jupyter_mlops/__init__.py`` (lazy, imports
+nothing), ``_version``, ``errors``, ``serving/`` and ``artifacts/`` (the stores the collector writes to).
+An import-linter contract keeps the declaration complete: those modules import nothing else of ours.
+Its dependencies are the server's alone. Files are written in a fixed order with a fixed timestamp,
+so the same source gives a byte-identical wheel and Docker reuses the layer.
 """
 
 from __future__ import annotations
@@ -12,24 +14,34 @@ import hashlib
 import zipfile
 from pathlib import Path
 
-import jupyter_mlops
-
 from .._version import __version__
 
 DIST = "jupyter_mlops_runtime"
 RUNTIME_REQUIREMENTS = ["numpy", "orjson", "uvicorn", "uvloop", "httptools", "prometheus-client", "azure-storage-blob"]
-# Beside serving/: the artifact stores the collector writes to, and what they import.
-SHARED = ["__init__.py", "_version.py", "errors.py", "store/__init__.py", "store/artifacts.py",
-          "store/azure_blob.py", "store/progress.py", "store/urls.py"]
+ROOT = Path(__file__).resolve().parents[2]  # the folder that holds jupyter_mlops/
+RUNTIME_PACKAGES = ("jupyter_mlops.serving", "jupyter_mlops.artifacts")
+RUNTIME_MODULES = ("jupyter_mlops", "jupyter_mlops._version", "jupyter_mlops.errors")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+def runtime_files() -> list[str]:
+    """The wheel's source files, relative to the folder that holds ``jupyter_mlops/``."""
+    root = ROOT
+    names = [_module_file(m) for m in RUNTIME_MODULES]
+    for package in RUNTIME_PACKAGES:
+        folder = root / package.replace(".", "/")
+        names += sorted(p.relative_to(root).as_posix() for p in folder.rglob("*.py"))
+    return names
+
+
+def _module_file(module: str) -> str:
+    path = module.replace(".", "/")
+    return f"{path}/__init__.py" if module == "jupyter_mlops" else f"{path}.py"
+
+
 def _files() -> list[tuple[str, bytes]]:
-    pkg = Path(jupyter_mlops.__file__).parent
-    names = SHARED + sorted(
-        p.relative_to(pkg).as_posix() for p in (pkg / "serving").rglob("*.py")
-    )
-    return [(f"jupyter_mlops/{n}", (pkg / n).read_bytes()) for n in names]
+    root = ROOT
+    return [(name, (root / name).read_bytes()) for name in runtime_files()]
 
 
 def _record_line(name: str, data: bytes) -> str:

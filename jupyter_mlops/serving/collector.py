@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from ..artifacts.stores import open_artifact_store
 from .records import REQUEST_LINE, custom_record, object_name, object_prefix, request_head
 from .spool import SEGMENT_BYTES, Segment, Spool, dead_spools, read_records
 
@@ -277,8 +278,6 @@ class DataCollector:
 
     def _store_client(self) -> Any:
         if self._store is None:
-            from ..store.artifacts import open_artifact_store
-
             self._store = open_artifact_store(self.store_url)
         return self._store
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import Text, cast, or_, select
 
 from ..errors import MlopsError
-from .artifacts import ArtifactStore, blob_key
+from ..artifacts.stores import ArtifactStore, blob_key
 from .metadata import MetadataStore
 from .schema import images, models
 

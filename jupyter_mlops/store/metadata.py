@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ..errors import StoreError
 from .schema import SCHEMA_VERSION, counters, meta, metadata
-from .urls import redact_url
+from ..artifacts.urls import redact_url
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -13,7 +13,7 @@ import pytest
 from jupyter_mlops.serving import spool as spool_module
 from jupyter_mlops.serving.collector import DataCollector, json_value
 from jupyter_mlops.serving.request import Request, Response
-from jupyter_mlops.store.artifacts import LocalArtifactStore
+from jupyter_mlops.artifacts.stores import LocalArtifactStore
 
 
 def _collector(tmp_path: Path, **kw: object) -> DataCollector:

@@ -15,7 +15,7 @@ from typing import Any
 from ...errors import DeploymentError
 from ...images.builder import docker_client
 from ...images.context import APP_ROOT, PORT
-from ...store.progress import progress_bar
+from ...artifacts.progress import progress_bar
 from ..settings import EdgeSettings
 from .base import DeployContext, Target, stage_tls
 from .docker import ARTIFACTS, SPOOL

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import NotFoundError, StoreError, UsageError
-from .artifacts import ArtifactStore, safe_key
+from .stores import ArtifactStore, safe_key
 from .progress import progress_bar
 
 ENV_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
