@@ -49,6 +49,9 @@ def test_score_takes_json_a_whole_body_or_a_variable_and_out_binds(ip: Interacti
         ip.user_ns["rows"] = row
         assert ip.run_line_magic("score", "-o again lr-svc rows") == bare == ip.user_ns["again"]
         assert "label" in bare
+        body = '{"data": ' + str(row) + '}'
+        assert ip.run_line_magic("score", f"lr-svc {body}") == bare  # the whole /score body the README shows
+        assert ip.run_line_magic("score", f"lr-svc '{body}'") == bare
         assert error(ip, "score", "lr-svc {not json") .startswith("Invalid JSON '{not json'")
     finally:
         ip.run_line_magic("undeploy", "lr-svc")
