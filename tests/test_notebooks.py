@@ -32,10 +32,10 @@ def _run(notebook: Path, tmp_path: Path, base_image: str, **parameters: object) 
         parameters={"workspace": str(tmp_path / "ws"), "base_image": base_image, **parameters}, progress_bar=False,
     )
     executed = nbformat.read(out, as_version=4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert errors == []
+    cell_outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert [o for o in cell_outputs if o.output_type == "error"] == []
     outputs = nbformat.writes(nbformat.v4.new_notebook(cells=[c for c in executed.cells if c.cell_type == "code"]))
-    shown = "".join(str(o) for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    shown = "".join(str(o) for o in cell_outputs)
     assert outputs and SECRET not in shown  # keys used in a notebook never show in its outputs
 
 
