@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import Text, cast, select
 
 from ..errors import MlopsError
 from ..artifacts.stores import ArtifactStore, blob_key
@@ -15,9 +15,10 @@ from .schema import images, models
 def referenced(metadata: MetadataStore, sha256: str) -> bool:
     """Whether a model's files or an image's script use this content (a scan: failures only)."""
     with metadata.read() as conn:
-        hit = conn.execute(select(models.c.id).where(cast(models.c.files, Text).contains(sha256)).limit(1)).first()
-        hit = hit or conn.execute(select(images.c.id).where(cast(images.c.spec, Text).contains(sha256)).limit(1)).first()
-    return hit is not None
+        for table, column in ((models, models.c.files), (images, images.c.spec)):
+            if conn.execute(select(table.c.id).where(cast(column, Text).contains(sha256)).limit(1)).first():
+                return True
+    return False
 
 
 def discard_new_blobs(metadata: MetadataStore, artifacts: ArtifactStore, created: Iterable[str]) -> None:

@@ -70,7 +70,8 @@ def test_docker_target_with_auth_tls_and_key_regeneration(image: mlops.Image, tl
     assert docker.from_env().containers.list(all=True, filters={"label": "org.jupyter-mlops.deployment=secure-svc"}) == []
 
 
-def test_a_docker_deployment_is_healthy_after_40_s_and_listens_on_loopback_only(image: mlops.Image, tls: tuple[str, str]) -> None:
+def test_a_docker_deployment_is_healthy_after_40_s_and_listens_on_loopback_only(
+        image: mlops.Image, tls: tuple[str, str]) -> None:
     """The image says MLOPS_HOST=0.0.0.0 and its health check once probed a fixed port over HTTP:
     Docker marked every deployment unhealthy after ~30 s. The probe must find the port and the
     scheme (TLS, self-signed for the probe) the server really uses; the deployment's host wins."""

@@ -159,7 +159,8 @@ def test_score_takes_the_data_or_a_full_request_body(images) -> None:  # type: i
         mlops.undeploy("bodies")
 
 
-def test_a_deployment_listens_where_its_record_says_whatever_the_environment(images, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_deployment_listens_where_its_record_says_whatever_the_environment(
+        images: tuple[mlops.Image, mlops.Image], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLOPS_HOST", "0.0.0.0")  # as an image's ENV, or a stray variable, would say
     dep = mlops.deploy("local-only", images[0], target="process", auth=False)
     try:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 
 import jupyter_mlops as mlops
@@ -57,10 +58,19 @@ def _send(server: RunningServer, rows: np.ndarray) -> dict[str, tuple[list[float
     return acked
 
 
+def _collected(**kw: Any):  # type: ignore[no-untyped-def]
+    """What "fraud" collected so far. These servers run without a deployment record: until one
+    stores something, the name is unknown."""
+    try:
+        return mlops.collected_data("fraud", **kw)
+    except mlops.NotFoundError:
+        return pd.DataFrame()
+
+
 def _wait_for(count: int, workspace: Workspace | str | None = None, timeout: float = 20, **kw: Any):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while True:
-        frame = mlops.collected_data("fraud", workspace=workspace, **kw)
+        frame = _collected(workspace=workspace, **kw)
         n = 0 if frame.empty else frame["request_id"].nunique()
         if n >= count or time.monotonic() > deadline:
             return frame
@@ -125,7 +135,8 @@ def test_no_acknowledged_record_is_lost_when_the_server_is_killed(start, tmp_pat
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait()
     assert any(spool.rglob("*.jsonl"))
-    assert mlops.collected_data("fraud").empty
+    with pytest.raises(mlops.NotFoundError):  # nothing stored, and no deployment of that name
+        mlops.collected_data("fraud")
     start(spool=spool)  # a new server adopts the dead worker's spool
     _check(_wait_for(40), acked)
 
@@ -158,7 +169,7 @@ def test_scoring_scripts_collect_their_own_records_with_the_request_id(start, tm
         r = httpx.post(f"{server.url}/score", content=json.dumps({"data": [[1, 2], [3, 4]]}))
         assert r.json() == {"sum": [3, 7]}
         deadline = time.monotonic() + 10
-        while (custom := mlops.collected_data("fraud", collector="inputs")).empty and time.monotonic() < deadline:
+        while (custom := _collected(collector="inputs")).empty and time.monotonic() < deadline:
             time.sleep(0.2)
         assert custom["request_id"].tolist() == [r.headers["x-request-id"]]
         assert custom["data"].tolist() == [[{"a": 1, "b": 2}, {"a": 3, "b": 4}]]

@@ -16,7 +16,7 @@ from ...images.builder import docker_client
 from ...images.context import APP_ROOT
 from ..settings import DockerSettings
 from .base import DeployContext, Target, stage_tls
-from .readiness import wait_ready
+from .readiness import ready_state, wait_ready
 
 SECRETS, TLS, STATUS = f"{APP_ROOT}/secrets", f"{APP_ROOT}/tls", f"{APP_ROOT}/status"
 SPOOL, ARTIFACTS = f"{APP_ROOT}/spool", "/var/jupyter-mlops/artifacts"
@@ -91,14 +91,9 @@ class DockerTarget(Target):
             return "failed"
         if container.status != "running":
             return "failed"
-        health = container.attrs.get("State", {}).get("Health", {}).get("Status")
-        from ... import client
-
-        try:
-            status, _ = client.request(f"{ctx.base_url}/ready", cafile=ctx.config.tls_ca or ctx.config.tls_cert, timeout=3)
-        except OSError:
-            return "unhealthy"
-        return "healthy" if status == 200 and health != "unhealthy" else "unhealthy"
+        # Not Docker's health flag: the same probe from inside, and wrong in images built before
+        # their health check read the server's real port.
+        return ready_state(ctx)
 
     def logs(self, handle: dict[str, Any], lines: int = 50) -> str:
         import docker

@@ -229,8 +229,8 @@ def _absent(exc: Exception) -> bool:
 
 def _short(exc: BaseException) -> str:
     """The innermost reason, one line: urllib3 wraps "Connection refused" two levels deep."""
-    while isinstance(getattr(exc, "reason", None), BaseException):
-        exc = exc.reason
+    while isinstance(inner := getattr(exc, "reason", None), BaseException):
+        exc = inner
     text = (str(exc).splitlines() or [type(exc).__name__])[0]
     return re.sub(r"<[^>]*>: ", "", text)[:200]
 

@@ -12,7 +12,7 @@ from ...appdir import write_app_dir
 from ...local_server import log_tail, pid_alive, start_process, stop_process
 from ..settings import ProcessSettings
 from .base import DeployContext, Target
-from .readiness import wait_ready
+from .readiness import ready_state, wait_ready
 
 
 class ProcessTarget(Target):
@@ -43,15 +43,7 @@ class ProcessTarget(Target):
         stop_process(handle["pid"])
 
     def status(self, ctx: DeployContext, handle: dict[str, Any]) -> str:
-        if not pid_alive(handle["pid"]):
-            return "failed"
-        from ... import client
-
-        try:
-            status, _ = client.request(f"{ctx.base_url}/ready", cafile=ctx.config.tls_ca or ctx.config.tls_cert, timeout=3)
-        except OSError:
-            return "unhealthy"
-        return "healthy" if status == 200 else "unhealthy"
+        return ready_state(ctx) if pid_alive(handle["pid"]) else "failed"
 
     def logs(self, handle: dict[str, Any], lines: int = 50) -> str:
         from pathlib import Path
