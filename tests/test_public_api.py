@@ -25,7 +25,7 @@ def test_all_is_exactly_the_public_surface() -> None:
 def _imported_after(statement: str) -> list[str]:
     code = f"import sys\n{statement}\nprint(sorted({{m.split('.')[0] for m in sys.modules}}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return eval(out)  # noqa: S307 - our own subprocess's repr of a list of str
+    return eval(out)
 
 
 def test_serving_imports_nothing_from_the_notebook_side() -> None:
