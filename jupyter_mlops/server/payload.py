@@ -16,7 +16,8 @@ from ..errors import ConflictError, MlopsError, NotFoundError, UsageError
 STATUS: tuple[tuple[type[MlopsError], int], ...] = (
     (UsageError, 400), (NotFoundError, 404), (ConflictError, 409), (MlopsError, 500),
 )
-# Query parameters that belong to the Jupyter server, not to a command.
+# Query parameters that belong to the Jupyter server, not to a command. JupyterLab's
+# ServerConnection also appends a bare ``?<milliseconds>`` to bust caches: digits-only keys are skipped.
 SERVER_PARAMS = frozenset({"token", "_xsrf", "no_track_activity"})
 
 
@@ -71,7 +72,7 @@ def from_query(command: Command, query: Mapping[str, list[bytes]]) -> dict[str, 
     options = {o.dest: o for o in command.options}
     out: dict[str, Any] = {}
     for key, raw in query.items():
-        if key in SERVER_PARAMS:
+        if key in SERVER_PARAMS or key.isdigit():
             continue
         values = [v.decode() for v in raw]
         opt = options.get(key)
