@@ -85,7 +85,8 @@ class CommandHandler(MlopsHandler):
             self.answer(job.to_dict(), 202)
             return
         output: list[str] = []
-        invocation = Invocation(echo=output.append, log=output.append, progress=False)
+        lines = lambda text: output.extend(str(text).splitlines())
+        invocation = Invocation(echo=lines, log=lines, progress=False)
         result = await asyncio.get_running_loop().run_in_executor(None, command.run, invocation, values)
         self.answer(render(result, output), action.status)
 

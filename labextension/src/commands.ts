@@ -12,7 +12,7 @@ import { Contents } from '@jupyterlab/services';
 
 import { IImage, IModel, request, runJob } from './api';
 import { askForm, pairs } from './forms';
-import { deploymentPanel } from './panel';
+import { deploymentPanel, panelId } from './panel';
 import { insertSnippet } from './snippet';
 import { MlopsState } from './state';
 
@@ -83,6 +83,7 @@ export function addCommands(deps: IDeps): void {
   // Context-menu items pass {context: true}: the row right-clicked in the sidebar says what.
   const hit = (args: any, key: string): string | undefined =>
     args.context ? app.contextMenuHitTest(node => !!node.dataset?.[key])?.dataset[key] : undefined;
+  const panelOf = (name: string) => [...app.shell.widgets('main')].find(w => w.id === panelId(name));
   const nameArg = async (args: any, title: string): Promise<string | null> =>
     (args.name as string) ?? hit(args, 'deployment') ?? pick(title, 'Deployment', deploymentNames());
 
@@ -239,7 +240,8 @@ export function addCommands(deps: IDeps): void {
       if (!ok.button.accept) {
         return;
       }
-      return act(state, `Undeploying ${name}…`, request('DELETE', `deployments/${encodeURIComponent(name)}`), r => r.message);
+      await act(state, `Undeploying ${name}…`, request('DELETE', `deployments/${encodeURIComponent(name)}`), r => r.message);
+      panelOf(name)?.close();
     }
   });
 
@@ -265,14 +267,10 @@ export function addCommands(deps: IDeps): void {
       if (!name) {
         return;
       }
-      const id = `jupyter-mlops-deployment-${name}`;
-      const open = [...app.shell.widgets('main')].find(w => w.id === id);
-      if (open) {
-        app.shell.activateById(id);
-        return;
+      if (!panelOf(name)) {
+        app.shell.add(deploymentPanel(name, commands, deps.rendermime, state), 'main');
       }
-      app.shell.add(deploymentPanel(name, commands, deps.rendermime), 'main');
-      app.shell.activateById(id);
+      app.shell.activateById(panelId(name));
     }
   });
 

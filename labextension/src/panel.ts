@@ -13,6 +13,7 @@ import { Panel, Widget } from '@lumino/widgets';
 import { ApiError, IDeployment, request } from './api';
 import { CommandIDs } from './commands';
 import { mlopsIcon } from './icons';
+import { MlopsState } from './state';
 import { el } from './sidebar';
 
 const PLOTLY = 'application/vnd.plotly.v1+json';
@@ -21,25 +22,16 @@ class DeploymentView extends Panel {
   constructor(
     readonly deployment: string,
     private readonly commands: CommandRegistry,
-    private readonly rendermime: IRenderMimeRegistry | null
+    private readonly rendermime: IRenderMimeRegistry | null,
+    state: MlopsState
   ) {
     super();
     this.addClass('jp-mlops-Panel');
+    // An action anywhere (sidebar, another panel, a notebook) shows here at the next poll of the state.
+    state.changed.connect(() => this.isVisible && void this._poll.refresh(), this);
     this._info = el('div', 'jp-mlops-panel-info');
-    const actions = el('div', 'jp-mlops-actions');
-    const args = { name: deployment };
-    for (const [label, id] of [
-      ['Insert scoring snippet', CommandIDs.snippet],
-      ['Update…', CommandIDs.update],
-      ['Regenerate key…', CommandIDs.regenKey],
-      ['Undeploy', CommandIDs.undeploy]
-    ]) {
-      const button = el('button', 'jp-mlops-button jp-Button jp-mod-styled', label);
-      button.onclick = () => void this.commands.execute(id, args);
-      actions.append(button);
-    }
     const top = new Widget();
-    top.node.append(this._info, actions, el('h3', 'jp-mlops-section-title', 'Live dashboard'), this._summary);
+    top.node.append(this._info, el('h3', 'jp-mlops-section-title', 'Live dashboard'), this._summary);
     this.addWidget(top);
     this._board.addClass('jp-mlops-panel-board');
     this.addWidget(this._board);
@@ -87,6 +79,17 @@ class DeploymentView extends Panel {
     const head = el('div', 'jp-mlops-panel-head');
     head.append(el('span', `jp-mlops-dot jp-mlops-state-${d.state}`), el('h2', '', d.name));
     head.append(el('span', 'jp-mlops-meta', `${d.state} · ${d.target} · image ${d.image} · ${d.models.join(', ')}`));
+    const actions = el('div', 'jp-mlops-actions');
+    for (const [label, id] of [
+      ['Insert scoring snippet', CommandIDs.snippet],
+      ['Update…', CommandIDs.update],
+      ['Regenerate key…', CommandIDs.regenKey],
+      ['Undeploy…', CommandIDs.undeploy]
+    ]) {
+      const button = el('button', 'jp-mlops-button', label);
+      button.onclick = () => void this.commands.execute(id, { name: this.deployment });
+      actions.append(button);
+    }
     const table = el('table', 'jp-mlops-kv');
     for (const [k, v] of [
       ['Scoring URI', d.scoring_uri ?? ''],
@@ -107,6 +110,7 @@ class DeploymentView extends Panel {
     const log = el('pre', 'jp-mlops-log', logIndex < 0 ? '(no log lines)' : d.output!.slice(logIndex + 1).join('\n'));
     this._info.replaceChildren(
       head,
+      actions,
       table,
       el('h3', 'jp-mlops-section-title', 'Recent events'),
       events,
@@ -120,7 +124,7 @@ class DeploymentView extends Panel {
       since: '1h'
     });
     this._summary.textContent =
-      `${board.requests} requests in the last hour` + (board.drifted.length ? `; drifted: ${board.drifted.join(', ')}` : '');
+      `${board.requests} request${board.requests === 1 ? '' : 's'} in the last hour` + (board.drifted.length ? `; drifted: ${board.drifted.join(', ')}` : '');
     const rendermime = this.rendermime;
     if (!rendermime || !rendermime.mimeTypes.includes(PLOTLY)) {
       this._summary.textContent += " (JupyterLab's plotly renderer is not installed: no charts)";
@@ -144,12 +148,15 @@ class DeploymentView extends Panel {
 export function deploymentPanel(
   name: string,
   commands: CommandRegistry,
-  rendermime: IRenderMimeRegistry | null
+  rendermime: IRenderMimeRegistry | null,
+  state: MlopsState
 ): MainAreaWidget<DeploymentView> {
-  const widget = new MainAreaWidget({ content: new DeploymentView(name, commands, rendermime) });
-  widget.id = `jupyter-mlops-deployment-${name}`;
+  const widget = new MainAreaWidget({ content: new DeploymentView(name, commands, rendermime, state) });
+  widget.id = panelId(name);
   widget.title.label = `Deployment ${name}`;
   widget.title.icon = mlopsIcon;
   widget.title.closable = true;
   return widget;
 }
+
+export const panelId = (name: string): string => `jupyter-mlops-deployment-${name}`;

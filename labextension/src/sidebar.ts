@@ -130,13 +130,13 @@ export class MlopsSidebar extends Widget {
   private _job(j: IJob): HTMLElement {
     const row = el('div', `jp-mlops-row jp-mlops-job jp-mlops-job-${j.state}`);
     const mark = j.state === 'running' ? '⟳' : j.state === 'succeeded' ? '✓' : '✗';
-    row.append(el('span', 'jp-mlops-mark', mark), el('span', 'jp-mlops-meta', `${j.command} ${j.title}`));
+    row.append(el('span', 'jp-mlops-mark', mark), el('span', 'jp-mlops-meta', j.title));
     row.title = j.error?.message ?? j.state;
     return row;
   }
 
   private _button(title: string, label: string, command: string, args: Record<string, string>): HTMLElement {
-    const button = el('button', 'jp-mlops-button jp-Button jp-mod-minimal', label);
+    const button = el('button', 'jp-mlops-button', label);
     button.title = title;
     button.onclick = event => {
       event.stopPropagation();

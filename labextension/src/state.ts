@@ -24,7 +24,7 @@ export class MlopsState {
     }
     this._poll = new Poll({
       factory: () => this.refresh(),
-      frequency: { interval: POLL_MS, backoff: true, max: 30000 },
+      frequency: { interval: POLL_MS, backoff: true, max: 10000 },
       standby: 'when-hidden',
       name: 'jupyter-mlops:state'
     });

@@ -4,6 +4,7 @@
  * snippet, undeploy. Screenshots go to MLOPS_ARTIFACTS.
  */
 import { expect, test } from '@jupyterlab/galata';
+import * as fs from 'fs';
 
 const artifacts = process.env.MLOPS_ARTIFACTS ?? 'test-results';
 const modelFile = process.env.MLOPS_MODEL_FILE ?? '';
@@ -22,6 +23,16 @@ test('sidebar lists, registers, deploys, scores from a snippet and undeploys', a
     await expect(sidebar.locator('[data-section="deployments"]')).toContainText('none yet');
     await expect(page.locator('.jp-mlops-Status')).toHaveText('MLOps: 0 healthy · 0 unhealthy');
     await shot('01-sidebar');
+  });
+
+  await test.step('the sidebar survives a server restart', async () => {
+    fs.writeFileSync(process.env.MLOPS_RESTART_FILE ?? '', 'restart');
+    await expect(page.locator('.jp-mlops-Status')).toHaveText('MLOps: server unreachable', { timeout: 20000 });
+    await expect(sidebar.locator('.jp-mlops-error')).toBeVisible();
+    await shot('01b-server-restarting');
+    await expect(page.locator('.jp-mlops-Status')).toHaveText('MLOps: 0 healthy · 0 unhealthy', { timeout: 60000 });
+    await expect(sidebar.locator('.jp-mlops-error')).toHaveCount(0);
+    await expect(sidebar.locator('.jp-mlops-model[data-model="fraud"] .jp-mlops-model-version')).toHaveCount(2);
   });
 
   await test.step('register a model from the file browser', async () => {
