@@ -67,17 +67,46 @@ def load_ipython_extension(ipython: Any) -> None:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .api import (  # noqa: F401
-        build_image, collected_data, dashboard, delete_image, delete_model, deploy, download_model, get_deployment,
-        get_image, get_keys, get_model, get_workspace, list_deployments, list_images, list_models, regen_key,
-        register_model, serve, set_baseline, smoke_test_image, undeploy, update_deployment, update_image, update_model,
+        build_image,
+        collected_data,
+        dashboard,
+        delete_image,
+        delete_model,
+        deploy,
+        download_model,
+        get_deployment,
+        get_image,
+        get_keys,
+        get_model,
+        get_workspace,
+        list_deployments,
+        list_images,
+        list_models,
+        regen_key,
+        register_model,
+        serve,
+        set_baseline,
+        smoke_test_image,
+        undeploy,
+        update_deployment,
+        update_image,
+        update_model,
     )
-    from .monitoring.dashboard import Dashboard  # noqa: F401
     from .deployments.records import Deployment, DeploymentList  # noqa: F401
+    from .errors import (  # noqa: F401
+        BuildError,
+        ConflictError,
+        DeploymentError,
+        ImmutableError,
+        InUseError,
+        InvalidNameError,
+        MlopsError,
+        NotFoundError,
+        StoreError,
+        UsageError,
+    )
     from .images.records import Image, ImageList  # noqa: F401
     from .local_server import LocalServer  # noqa: F401
-    from .errors import (  # noqa: F401
-        BuildError, ConflictError, DeploymentError, ImmutableError, InUseError, InvalidNameError,
-        MlopsError, NotFoundError, StoreError, UsageError,
-    )
+    from .monitoring.dashboard import Dashboard  # noqa: F401
     from .registry.records import Model, ModelList  # noqa: F401
     from .workspace import Workspace, use_workspace  # noqa: F401

@@ -23,7 +23,8 @@ class MlopsHandler(APIHandler):
 
     @property
     def jobs(self) -> Jobs:
-        return self.settings["jupyter_mlops_jobs"]
+        jobs: Jobs = self.settings["jupyter_mlops_jobs"]
+        return jobs
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

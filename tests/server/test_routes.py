@@ -123,7 +123,8 @@ async def test_missing_objects_answer_404(api) -> None:
     assert (await api("GET", "jobs", "999"))[0] == 404
 
 
-async def test_build_deploy_score_regen_update_undeploy_and_in_use_conflicts(api, model_file: Path, jp_root_dir: Path) -> None:
+async def test_build_deploy_score_regen_update_undeploy_and_in_use_conflicts(api, model_file: Path,
+                                                                            jp_root_dir: Path) -> None:
     onnx_logreg(jp_root_dir / "models" / "churn2.onnx", seed=1)
     for path in ("models/churn.onnx", "models/churn2.onnx"):
         await api("POST", "models", body={"path": path, "name": "churn"})

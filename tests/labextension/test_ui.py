@@ -43,7 +43,8 @@ def _config(tmp: Path) -> Path:
     config.mkdir()
     (config / "jupyter_server_config.json").write_text(json.dumps({
         "ServerApp": {"jpserver_extensions": {"jupyter_mlops": True}, "open_browser": False, "allow_root": True},
-        "LabServerApp": {"extra_labextensions_path": [str(extensions), str(Path(jupyterlab.__file__).parent / "galata")]},
+        "LabServerApp": {"extra_labextensions_path": [str(extensions),
+                                                      str(Path(jupyterlab.__file__).parent / "galata")]},
         "LabApp": {"expose_app_in_browser": True},
     }))
     return config
@@ -136,17 +137,18 @@ def test_sidebar_register_deploy_snippet_undeploy_in_jupyterlab(lab: Lab, tmp_pa
     mlops.build_image("fraud-svc", "fraud:1", docker=False)
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Debian's chromium is needed: bash tools/setup.sh installs it"
-    env = {**os.environ, "TARGET_URL": lab.url, "JUPYTER_TOKEN": lab.token, "MLOPS_RESTART_FILE": str(lab.restart_file),
-           "MLOPS_ARTIFACTS": str(ARTIFACTS), "CHROMIUM": chromium,
-           "MLOPS_MODEL_FILE": str(onnx_logreg(tmp_path / "churn.onnx", seed=2)), "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
+    env = {**os.environ, "TARGET_URL": lab.url, "JUPYTER_TOKEN": lab.token,
+           "MLOPS_RESTART_FILE": str(lab.restart_file), "MLOPS_ARTIFACTS": str(ARTIFACTS), "CHROMIUM": chromium,
+           "MLOPS_MODEL_FILE": str(onnx_logreg(tmp_path / "churn.onnx", seed=2)),
+           "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
     run = subprocess.run(["npx", "--no-install", "playwright", "test", "--config", "ui-tests/playwright.config.ts"],
                          cwd=LAB, env=env, capture_output=True, text=True, timeout=360)
     (ARTIFACTS / "playwright.log").write_text(run.stdout + run.stderr)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
     assert lab.restarts == 1
     assert sorted(p.name for p in ARTIFACTS.glob("*.png")) == [
-        "01-sidebar.png", "01b-server-restarting.png", "02-register-dialog.png", "03-deploy-dialog.png", "04-deployed.png",
-        "05-snippet-scored.png", "06-deployment-panel.png", "07-undeployed.png",
+        "01-sidebar.png", "01b-server-restarting.png", "02-register-dialog.png", "03-deploy-dialog.png",
+        "04-deployed.png", "05-snippet-scored.png", "06-deployment-panel.png", "07-undeployed.png",
     ]
     assert [m.ref for m in mlops.list_models("churn")] == ["churn:1"]
     assert mlops.get_model("churn:1").tags == {"stage": "dev", "owner": "ui"}
