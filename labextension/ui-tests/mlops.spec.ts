@@ -9,6 +9,14 @@ import * as fs from 'fs';
 const artifacts = process.env.MLOPS_ARTIFACTS ?? 'test-results';
 const modelFile = process.env.MLOPS_MODEL_FILE ?? '';
 
+// Galata re-sends Lab's kernel/session/terminal requests itself to track them; while the server
+// restarts those fail and fail the test. The pytest that runs this stops the server (and kernels).
+test.use({
+  kernels: async ({}, use) => use(null),
+  sessions: async ({}, use) => use(null),
+  terminals: async ({}, use) => use(null)
+} as any);
+
 test('sidebar lists, registers, deploys, scores from a snippet and undeploys', async ({ page, tmpPath }) => {
   const sidebar = page.locator('#jupyter-mlops-sidebar');
   const shot = (name: string) => page.screenshot({ path: `${artifacts}/${name}.png` });
@@ -26,6 +34,10 @@ test('sidebar lists, registers, deploys, scores from a snippet and undeploys', a
   });
 
   await test.step('the sidebar survives a server restart', async () => {
+    // JupyterLab's own "Server Connection Error" dialog may pop up at any later moment: close it.
+    await page.addLocatorHandler(page.locator('.jp-Dialog', { hasText: 'Server Connection Error' }), async dialog => {
+      await dialog.getByRole('button', { name: 'Close' }).click();
+    });
     fs.writeFileSync(process.env.MLOPS_RESTART_FILE ?? '', 'restart');
     await expect(page.locator('.jp-mlops-Status')).toHaveText('MLOps: server unreachable', { timeout: 20000 });
     await expect(sidebar.locator('.jp-mlops-error')).toBeVisible();
