@@ -64,6 +64,23 @@ test('sidebar lists, registers, deploys, scores from a snippet and undeploys', a
     );
   });
 
+  await test.step('build an image from a score.py in the file browser', async () => {
+    const script = 'def init():\n    pass\n\n\ndef run(data):\n    return {"echo": data}\n';
+    await page.contents.uploadContent(script, 'text', `${tmpPath}/score.py`);
+    await page.sidebar.openTab('filebrowser');
+    await page.filebrowser.refresh();
+    await page.locator('.jp-DirListing-item', { hasText: 'score.py' }).click({ button: 'right' });
+    await page.getByRole('menuitem', { name: 'Build Image…' }).click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog.locator('input[name="script"]')).toHaveValue(`${tmpPath}/score.py`);
+    await dialog.locator('input[name="name"]').fill('echo');
+    await dialog.locator('input[name="models"]').fill('churn:1');
+    await dialog.locator('input[name="no_docker"]').check();
+    await dialog.getByRole('button', { name: 'Build' }).click();
+    await page.sidebar.openTab('jupyter-mlops-sidebar');
+    await expect(sidebar.locator('.jp-mlops-image[data-image="echo:1"]')).toContainText('context', { timeout: 60000 });
+  });
+
   await test.step('deploy it from the sidebar; the state dot turns healthy', async () => {
     await sidebar.locator('.jp-mlops-model-version[data-model="churn"]').getByRole('button', { name: 'Deploy…' }).click();
     const dialog = page.locator('.jp-Dialog');
@@ -79,6 +96,29 @@ test('sidebar lists, registers, deploys, scores from a snippet and undeploys', a
     await shot('04-deployed');
   });
 
+  await test.step('regenerate a key from the deployment context menu', async () => {
+    await sidebar.locator('.jp-mlops-deployment[data-deployment="churn"] .jp-mlops-uri').click({ button: 'right' });
+    await page.getByRole('menuitem', { name: 'Regenerate Deployment Key…' }).click();
+    const dialog = page.locator('.jp-Dialog');
+    await dialog.locator('select').selectOption('secondary');
+    await dialog.getByRole('button', { name: 'OK' }).click();
+    await expect(page.getByText('Regenerated the secondary key of churn.')).toBeVisible();
+  });
+
+  await test.step('update it to another image from the command palette', async () => {
+    await page.keyboard.press('Control+Shift+C');
+    await page.locator('.lm-CommandPalette-input').fill('Update Deployment to Another');
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog.locator('select')).toHaveValue('churn');
+    await dialog.getByRole('button', { name: 'OK' }).click();
+    await dialog.locator('select').selectOption('fraud-svc:1');
+    await dialog.getByRole('button', { name: 'OK' }).click();
+    const deployment = sidebar.locator('.jp-mlops-deployment[data-deployment="churn"]');
+    await expect(deployment).toContainText('fraud-svc:1', { timeout: 60000 });
+    await expect(deployment.locator('.jp-mlops-dot')).toHaveClass(/jp-mlops-state-healthy/);
+  });
+
   await test.step('the inserted snippet runs in a notebook and scores', async () => {
     await page.notebook.createNew('score.ipynb');
     await sidebar.locator('.jp-mlops-deployment[data-deployment="churn"]').getByRole('button', { name: 'Snippet' }).click();
@@ -92,8 +132,9 @@ test('sidebar lists, registers, deploys, scores from a snippet and undeploys', a
   await test.step('the deployment panel opens in the main area', async () => {
     await sidebar.locator('.jp-mlops-deployment[data-deployment="churn"] .jp-mlops-link').click();
     const panel = page.locator('.jp-mlops-Panel');
-    await expect(panel.locator('.jp-mlops-panel-head')).toContainText('healthy · process · image churn:1');
-    await expect(panel.locator('.jp-mlops-events')).toContainText('created');
+    await expect(panel.locator('.jp-mlops-panel-head')).toContainText('healthy · process · image fraud-svc:1');
+    await expect(panel.locator('.jp-mlops-events')).toContainText('secondary key regenerated');
+    await expect(panel.locator('.jp-mlops-events')).toContainText('now serving image fraud-svc:1');
     await expect(panel.locator('.jp-mlops-panel-board .js-plotly-plot')).toBeVisible({ timeout: 30000 });
     await shot('06-deployment-panel');
   });

@@ -151,5 +151,6 @@ def test_sidebar_register_deploy_snippet_undeploy_in_jupyterlab(lab: Lab, tmp_pa
         "04-deployed.png", "05-snippet-scored.png", "06-deployment-panel.png", "07-undeployed.png",
     ]
     assert [m.ref for m in mlops.list_models("churn")] == ["churn:1"]
+    assert mlops.get_image("echo:1").spec["script"].endswith("score.py")
     assert mlops.get_model("churn:1").tags == {"stage": "dev", "owner": "ui"}
     assert list(mlops.list_deployments()) == []
