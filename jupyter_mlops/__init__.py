@@ -48,6 +48,16 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_WHERE))
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension (enabled as ``jupyter_mlops``) lives in :mod:`.server`."""
+    return [{"module": "jupyter_mlops.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (``labextension/`` built into ``jupyter_mlops/labextension``)."""
+    return [{"src": "labextension", "dest": "jupyter-mlops"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext jupyter_mlops``: register the magics; no network, no files."""
     from .magics import load_ipython_extension as _load
