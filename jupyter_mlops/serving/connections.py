@@ -78,7 +78,6 @@ class _Refused(Exception):
 
 def uvicorn_protocol(limits: ConnectionLimits) -> type:
     """uvicorn's httptools protocol, enforcing ``limits``; one class per worker process."""
-    import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     sweeping: list[Any] = []  # the worker's sweep timer, once the first connection starts it
@@ -107,7 +106,7 @@ def uvicorn_protocol(limits: ConnectionLimits) -> type:
                 self._make_room()
 
         def _make_room(self) -> None:
-            idle = [c for c in self.connections if getattr(c, "_phase", None) == IDLE and c is not self]
+            idle: list[Any] = [c for c in self.connections if getattr(c, "_phase", None) == IDLE and c is not self]
             if idle:
                 min(idle, key=lambda c: (c._since, c._serial)).transport.close()
             else:
@@ -170,9 +169,7 @@ def uvicorn_protocol(limits: ConnectionLimits) -> type:
                 self._refuse(408, f"The request's header did not arrive within {limits.header_timeout_s:g} s.")
             elif phase == BODY and waited > limits.body_timeout_s:
                 self._refuse(408, f"The request's body stalled for {limits.body_timeout_s:g} s.")
-            elif phase == IDLE and waited > limits.keep_alive_timeout_s:
-                self.transport.close()
-            elif phase == CLOSING and waited > LINGER_S:
+            elif (phase == IDLE and waited > limits.keep_alive_timeout_s) or (phase == CLOSING and waited > LINGER_S):
                 self.transport.close()
 
         def _refuse(self, status: int, message: str, extra: bytes = b"") -> None:

@@ -76,17 +76,19 @@ def _data(inputs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _outputs(outputs: list[dict[str, Any]]) -> dict[str, Any]:
-    tensor = lambda s: _tensor(s, output=True)  # noqa: E731
-    return tensor(outputs[0]) if len(outputs) == 1 else _by_name(outputs, tensor)
+    if len(outputs) == 1:
+        return _tensor(outputs[0], output=True)
+    return _by_name(outputs, lambda s: _tensor(s, output=True))
 
 
 # --- bodies per protocol --------------------------------------------------------------------------
 
 def _mlflow_request(inputs: list[dict[str, Any]] | None) -> dict[str, Any]:
     """MLflow's four JSON forms: exactly one of them in an object."""
-    if inputs is None or len(inputs) > 1:
-        split_data, records, tensors = {"type": "array"}, {"type": "object"}, {}
-    else:
+    split_data: dict[str, Any] = {"type": "array"}
+    records: dict[str, Any] = {"type": "object"}
+    tensors: dict[str, Any] = {}
+    if inputs is not None and len(inputs) == 1:
         split_data, tensors = _input(inputs[0]), _input(inputs[0])
         shape = inputs[0].get("shape") or []
         records = {"type": "object", "additionalProperties": _scalar(model_dtype(inputs[0]))}
@@ -139,6 +141,10 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _text(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": REF + name}
 
@@ -165,13 +171,12 @@ def _operations(rt: Runtime) -> dict[str, dict[str, Any]]:
         score_req = {"*/*": {"schema": {"description": what}}}
         score_ok, predictions = _json({"description": "what run() returns"}, "Predictions"), {}
     mlflow_inputs = only.inputs if only is not None else None
-    text = lambda d: {"description": d, "content": {"text/plain": {"schema": {"type": "string"}}}}  # noqa: E731
     return {
-        "live": _op("Liveness (Azure ML)", text("Healthy")),
+        "live": _op("Liveness (Azure ML)", _text("Healthy")),
         "ready": _op("Readiness (Azure ML)", _json({"type": "object", "properties": {"status": {"type": "string", "enum": ["ready"]}}}), "503"),
         "score": _op("Score (Azure ML): {\"data\": ...}", score_ok, "400 401 408 413 415 500 503 504", score_req),
         "swagger": _op("This document", _json({"type": "object"})),
-        "metrics": _op("Prometheus metrics", text("Metrics in Prometheus' text format"), "401"),
+        "metrics": _op("Prometheus metrics", _text("Metrics in Prometheus' text format"), "401"),
         "v2_server": _op("Server metadata (v2)", _json({"type": "object", "required": ["name", "version", "extensions"], "properties": {
             "name": {"type": "string"}, "version": {"type": "string"}, "extensions": {"type": "array", "items": {"type": "string"}}}}), v2=True),
         "v2_live": _op("Liveness (v2)", _json({"type": "object", "properties": {"live": {"type": "boolean"}}})),
@@ -200,9 +205,12 @@ def _path_params(path: str) -> list[dict[str, Any]]:
 
 
 def document(rt: Runtime) -> dict[str, Any]:
-    from .app import STATIC, V2_MODEL  # the routing table: what is documented is what is routed
+    from .app import (  # the routing table: what is documented is what is routed
+        STATIC,
+        V2_MODEL,
+    )
 
-    routes = [(path, entry) for path, entry in STATIC.items()]
+    routes = list(STATIC.items())
     for prefix in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
         routes += [(f"{prefix}/{suffix}".rstrip("/"), entry) for suffix, entry in V2_MODEL.items()]
     operations = _operations(rt)

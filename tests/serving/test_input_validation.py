@@ -37,9 +37,9 @@ def _v2_input(**changes: Any) -> dict[str, Any]:
     return {"name": "input", "shape": [1, 20], "datatype": "FP32", "data": ROW, **changes}
 
 
-def _rejected(r: httpx.Response, status: int = 400) -> str:
+def _rejected(r: httpx.Response, status: int = 400, case: Any = None) -> str:
     """The reply is ``status`` with a JSON body of one message; return the message."""
-    assert r.status_code == status, r.text
+    assert r.status_code == status, (case, r.text)
     body = r.json()
     assert list(body) in (["message"], ["error"]) and isinstance(next(iter(body.values())), str), body
     return next(iter(body.values()))
@@ -49,7 +49,7 @@ def _no_traceback(server: RunningServer) -> None:
     assert "Traceback" not in server.log and "Internal error" not in server.log, server.log[-3000:]
 
 
-@pytest.mark.parametrize("body, says", [
+V2_MALFORMED = [
     ({"inputs": [_v2_input(data="x")]}, "Input 'input' has dtype string"),
     ({"inputs": [_v2_input(data=[[1, 2], [3]])]}, "ragged"),
     ({"inputs": [_v2_input(data={"a": 1})]}, "Input 'input'"),
@@ -65,10 +65,13 @@ def _no_traceback(server: RunningServer) -> None:
     ({"inputs": [_v2_input(data=[None] * 20)]}, "null"),
     ({"inputs": [_v2_input(data=["1.5"] * 20)]}, "has dtype string"),
     ({"inputs": [_v2_input(data=[1e39] * 20)]}, "out of range for float32"),
-])
-def test_v2_malformed_json_requests_get_400(server: RunningServer, body: dict[str, Any], says: str) -> None:
-    message = _rejected(httpx.post(f"{server.url}{V2}", json=body))
-    assert says in message, message
+]
+
+
+def test_v2_malformed_json_requests_get_400(server: RunningServer) -> None:
+    for body, says in V2_MALFORMED:
+        message = _rejected(httpx.post(f"{server.url}{V2}", json=body), case=body)
+        assert says in message, (body, message)
     _no_traceback(server)
 
 
@@ -77,16 +80,20 @@ def _binary_request(head: dict[str, Any], tail: bytes, length: bytes | None = No
     return {"content": raw + tail, "headers": {"inference-header-content-length": length or str(len(raw)).encode()}}
 
 
-@pytest.mark.parametrize("size, tail, says", [
+V2_BINARY_MALFORMED = [
     (80, b"", "binary_data_size 80 runs past the end of the body"),
     (-4, b"", "binary_data_size must be a non-negative integer"),
     ("80", struct.pack("<20f", *ROW), "binary_data_size must be a non-negative integer"),
     (78, struct.pack("<20f", *ROW), "78 bytes are not a whole number of FP32 values"),
-])
-def test_v2_malformed_binary_requests_get_400(server: RunningServer, size: Any, tail: bytes, says: str) -> None:
-    head = {"inputs": [{"name": "input", "shape": [1, 20], "datatype": "FP32", "parameters": {"binary_data_size": size}}]}
-    message = _rejected(httpx.post(f"{server.url}{V2}", **_binary_request(head, tail)))
-    assert says in message, message
+    (80, struct.pack("<21f", *ROW, 1.0), "4 bytes of binary data follow the tensors that the header describes"),
+]
+
+
+def test_v2_malformed_binary_requests_get_400(server: RunningServer) -> None:
+    for size, tail, says in V2_BINARY_MALFORMED:
+        head = {"inputs": [{"name": "input", "shape": [1, 20], "datatype": "FP32", "parameters": {"binary_data_size": size}}]}
+        message = _rejected(httpx.post(f"{server.url}{V2}", **_binary_request(head, tail)), case=size)
+        assert says in message, (size, message)
     _no_traceback(server)
 
 
@@ -96,15 +103,18 @@ def test_v2_header_length_that_is_a_digit_but_not_a_number_gets_400(server: Runn
     _no_traceback(server)
 
 
-@pytest.mark.parametrize("data, says", [
+SCORE_UNFIT = [
     ([[1e39, -1e39] + ROW[2:]], "out of range for float32"),  # (2**70, about 1.18e21, is a float32)
     ([[None] + ROW[1:]], "null"),
     ([], "is empty"),
     ("x", "has dtype string"),
-])
-def test_azure_score_rejects_values_the_dtype_cannot_hold(server: RunningServer, data: Any, says: str) -> None:
-    message = _rejected(httpx.post(f"{server.url}/score", json={"data": data}))
-    assert says in message, message
+]
+
+
+def test_azure_score_rejects_values_the_dtype_cannot_hold(server: RunningServer) -> None:
+    for data, says in SCORE_UNFIT:
+        message = _rejected(httpx.post(f"{server.url}/score", json={"data": data}), case=data)
+        assert says in message, (data, message)
     _no_traceback(server)
 
 
@@ -125,19 +135,20 @@ def test_integer_inputs_are_range_checked_against_their_own_dtype(
     _no_traceback(server)
 
 
-@pytest.mark.parametrize("body, says", [
+MLFLOW_MALFORMED = [
     ({"dataframe_split": {"columns": ["a", "b"], "data": [5]}}, "dataframe_split 'data' must be a list of rows"),
     ({"dataframe_split": {"columns": "ab", "data": [[1, 2]]}}, "'columns' must be a list of strings"),
     ({"dataframe_split": {"columns": ["a", "b"], "data": [[1]]}}, "row 0 has 1 values for 2 columns"),
     ({"instances": [{"a": [1, 2], "b": [1, 2]}, 5]}, "instances must all be objects"),
     ({"dataframe_records": [{"a": [1, 2]}]}, "Input 'b'"),
-])
-def test_mlflow_malformed_requests_get_400(
-    start_server: Callable[..., RunningServer], edge_models: ModelRegistry, body: dict[str, Any], says: str
-) -> None:
+]
+
+
+def test_mlflow_malformed_requests_get_400(start_server: Callable[..., RunningServer], edge_models: ModelRegistry) -> None:
     server = start_server(["ints"])
-    message = _rejected(httpx.post(f"{server.url}/invocations", json=body))
-    assert says in message, message
+    for body, says in MLFLOW_MALFORMED:
+        message = _rejected(httpx.post(f"{server.url}/invocations", json=body), case=body)
+        assert says in message, (body, message)
     _no_traceback(server)
 
 
