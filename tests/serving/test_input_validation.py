@@ -192,6 +192,12 @@ def test_script_results_with_nan_are_a_500_not_null(start_server: Callable[..., 
     assert message.startswith("The model's output holds NaN or infinity"), message
 
 
+def test_a_version_that_is_a_digit_but_not_a_number_gets_404(server: RunningServer) -> None:
+    r = httpx.get(f"{server.url}/v2/models/lr/versions/%C2%B2")  # "²": a digit to str.isdigit, not to int
+    assert _rejected(r, 404) == "Model 'lr' has no version '²' in this server."
+    _no_traceback(server)
+
+
 def test_a_request_the_http_parser_rejects_gets_a_json_400(server: RunningServer) -> None:
     r = httpx.post(f"{server.url}/score", json={"data": [ROW]}, headers={"x-request-id": "a\x7fb"})
     assert _rejected(r).startswith("Invalid HTTP request")
