@@ -102,9 +102,22 @@ def run_worker(config: ServerConfig, sock: socket.socket) -> None:
     _draining_server_class()(uv, runtime, config.drain_s).run(sockets=[sock])
 
 
-def _worker_main(config: ServerConfig, sock: socket.socket) -> None:
+def _worker_main(config: ServerConfig, sock: socket.socket, supervisor: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM drains
+    _die_with(supervisor)
     run_worker(config, sock)
+
+
+def _die_with(supervisor: int) -> None:
+    """Have the kernel kill this worker when the supervisor dies, even by SIGKILL (Linux): an orphan
+    would keep answering on the port and hold its collection spool, which a new server adopts only
+    from a dead worker. A killed server is then killed whole, as a container's processes are."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != supervisor:  # it died before the line above
+        os._exit(1)
 
 
 class Supervisor:
@@ -123,7 +136,7 @@ class Supervisor:
         self.ctx = mp.get_context("fork")  # the supervisor holds no threads or native state yet
 
     def _start_one(self) -> Any:
-        proc = self.ctx.Process(target=_worker_main, args=(self.config, self.sock), daemon=False)
+        proc = self.ctx.Process(target=_worker_main, args=(self.config, self.sock, os.getpid()), daemon=False)
         proc.start()
         return proc
 

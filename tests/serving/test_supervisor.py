@@ -71,3 +71,24 @@ def test_workers_that_keep_dying_stop_the_supervisor_with_one_clear_line(
     assert re.search(r"worker pid \d+ exited with 9: 4 crashes in a row; giving up \(max_worker_restarts is 3\)\.$",
                      giving_up[0]), giving_up
     assert server.log.count("; restarting") == 3
+
+
+def test_killing_the_supervisor_kills_its_workers(start_server: Callable[..., RunningServer]) -> None:
+    """No orphan keeps answering on the port (or holding its collection spool) after a SIGKILL."""
+    server = start_server(["lr"], workers=2)
+    workers = _workers(server)
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait()
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.url}/", timeout=2)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
