@@ -28,7 +28,7 @@ from typing import Any
 from . import encoding
 from .errors import error_body
 
-IDLE, HEAD, BODY, BUSY, CLOSING = range(5)  # a connection's phase
+IDLE, HEAD, BODY, CLOSING = range(4)  # a connection's phase: before its first request, in a header, after it
 LINGER_S = 1.0  # after a refusal: time for the reply to reach the client before the socket closes
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large",
             503: "Service Unavailable"}
@@ -106,14 +106,21 @@ def uvicorn_protocol(limits: ConnectionLimits) -> type:
                 self._make_room()
 
         def _make_room(self) -> None:
-            idle: list[Any] = [c for c in self.connections if getattr(c, "_phase", None) == IDLE and c is not self]
+            idle: list[Any] = [c for c in self.connections if c is not self and getattr(c, "idle", False)]
             if idle:
                 min(idle, key=lambda c: (c._since, c._serial)).transport.close()
             else:
                 message = f"The server is at its limit of {limits.max_connections} open connections per worker; retry."
                 self._refuse(503, message, b"retry-after: 1\r\n")
 
-        # --- phases: noted on the parser's callbacks ------------------------------------------
+        @property
+        def idle(self) -> bool:
+            """No request yet, or the last one answered and no next one begun."""
+            return self._phase == IDLE or (self._phase == BODY and self.cycle.response_complete)
+
+        # --- phases, noted on the parser's callbacks. After the header, uvicorn's cycle says the
+        # rest: ``more_body`` while the body arrives, ``response_complete`` once answered (then
+        # uvicorn's own keep-alive timer runs). So the request path pays for two clock reads.
         def on_message_begin(self) -> None:
             self._phase, self._since = HEAD, self.loop.time()
             super().on_message_begin()
@@ -129,25 +136,15 @@ def uvicorn_protocol(limits: ConnectionLimits) -> type:
             """The header's size as parsed (the bytes read so far may hold some of the body too)."""
             return len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers)
 
-        def on_body(self, body: bytes) -> None:
-            self._since = self.loop.time()  # the body timeout counts from its last progress
-            super().on_body(body)
-
-        def on_message_complete(self) -> None:
-            super().on_message_complete()
-            self._phase = IDLE if self.cycle.response_complete else BUSY  # answered early (413): idle
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if self._phase == BUSY and self.cycle.response_complete:  # not while a pipelined one runs
-                self._phase, self._since = IDLE, self.loop.time()
-
         # --- reading ------------------------------------------------------------------------------
         def data_received(self, data: bytes) -> None:
-            if self._phase == CLOSING:
+            phase = self._phase
+            if phase == BODY and self.cycle.more_body:
+                self._since = self.loop.time()  # the body timeout counts from its last progress
+            elif phase != CLOSING:
+                self._head_bytes += len(data)  # before (or at the start of) a header
+            else:
                 return
-            if self._phase <= HEAD:
-                self._head_bytes += len(data)
             try:
                 super().data_received(data)
             except _Refused:
@@ -167,7 +164,7 @@ def uvicorn_protocol(limits: ConnectionLimits) -> type:
             phase, waited = self._phase, now - self._since
             if phase == HEAD and waited > limits.header_timeout_s:
                 self._refuse(408, f"The request's header did not arrive within {limits.header_timeout_s:g} s.")
-            elif phase == BODY and waited > limits.body_timeout_s:
+            elif phase == BODY and waited > limits.body_timeout_s and self.cycle.more_body and not self.cycle.response_complete:
                 self._refuse(408, f"The request's body stalled for {limits.body_timeout_s:g} s.")
             elif (phase == IDLE and waited > limits.keep_alive_timeout_s) or (phase == CLOSING and waited > LINGER_S):
                 self.transport.close()

@@ -63,6 +63,25 @@ def test_a_header_over_the_limit_gets_431(start_server: Callable[..., RunningSer
         assert _read_until_closed(s)[0].startswith(b"HTTP/1.1 200 ")
 
 
+def test_the_next_request_on_a_kept_alive_connection_has_the_same_limits(start_server: Callable[..., RunningServer]) -> None:
+    server = start_server(["lr"], header_max_bytes=8192, header_timeout_s=0.5)
+    ok = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    with _connect(server) as s:
+        s.sendall(ok + ok)  # pipelined: both answered
+        time.sleep(0.2)
+        assert s.recv(65536).count(b"HTTP/1.1 200 ") == 2
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
+        assert _read_until_closed(s)[0].startswith(b"HTTP/1.1 431 ")
+    with _connect(server) as s:
+        s.sendall(ok)
+        time.sleep(0.2)
+        assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
+        start = time.monotonic()
+        s.sendall(BUSY)
+        reply, closed = _read_until_closed(s)
+        assert reply.startswith(b"HTTP/1.1 408 ") and 0.4 < closed - start < 2.0
+
+
 def _rss_kib(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
