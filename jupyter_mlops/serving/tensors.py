@@ -62,12 +62,16 @@ def cast(arr: np.ndarray, target: np.dtype, name: str, finite: bool, wanted: str
             if arr.min() < info.min or arr.max() > info.max:
                 raise BadInput(f"Input {name!r} holds values out of range for {target} ({info.min} to {info.max}).")
         out = arr.astype(target)
-    if finite and target.kind == "f" and not np.isfinite(out).all():
-        if kind == "f" and not np.isfinite(arr).all():
+    if finite and target.kind == "f" and not _all_finite(out):
+        if kind == "f" and not _all_finite(arr):
             raise BadInput(f"Input {name!r} holds values that are not finite (NaN or infinity).")
         raise BadInput(f"Input {name!r} holds values out of range for {target} "
                        f"(finite values up to {float(np.finfo(target).max):.4g}).")
     return out
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    return bool(np.isfinite(arr).all())
 
 
 def _whole_but_out_of_range(arr: np.ndarray, target: np.dtype) -> bool:

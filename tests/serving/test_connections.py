@@ -16,6 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jupyter_mlops.appdir import resolve_models, write_app_dir
+from jupyter_mlops.registry.models import ModelRegistry
+
+from ..services import free_port
 from .conftest import RunningServer
 
 BUSY = b"POST /score HTTP/1.1\r\nHost: x\r\n"  # half a header: this connection is mid-request
@@ -53,7 +57,7 @@ def closer() -> Iterator[list[socket.socket]]:
 
 
 def test_a_header_over_the_limit_gets_431(start_server: Callable[..., RunningServer]) -> None:
-    server = start_server(["lr"], header_max_bytes=8192)
+    server = start_server(["lr"], env={"MLOPS_SERVER_SETTINGS": '{"header_max_bytes": 8192}'})  # as a container is told
     with _connect(server) as s:
         s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
         reply, _ = _read_until_closed(s)
@@ -80,6 +84,17 @@ def test_the_next_request_on_a_kept_alive_connection_has_the_same_limits(start_s
         s.sendall(BUSY)
         reply, closed = _read_until_closed(s)
         assert reply.startswith(b"HTTP/1.1 408 ") and 0.4 < closed - start < 2.0
+
+
+def test_a_limit_that_is_not_a_positive_number_stops_the_server_with_one_line(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    app = tmp_path / "app"
+    write_app_dir(registry.ws, resolve_models(registry.ws, ["lr"]), app, port=free_port(), workers=1)
+    server = RunningServer(app, {"MLOPS_SERVER_SETTINGS": '{"header_timeout_s": "10"}'})
+    assert server.proc.wait(30) == 2
+    assert "Server setting 'header_timeout_s' has value '10'; it must be a positive number." in server.log
+    assert "Traceback" not in server.log
 
 
 def _rss_kib(pid: int) -> int:
