@@ -104,8 +104,9 @@ def raw_session(model: Path, row: list[float], n: int = 3000) -> dict[str, float
 
 
 class Proc:
-    def __init__(self, argv: list[str], port: int, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    def __init__(self, argv: list[str], port: int, env: dict[str, str], cwd: str | Path = ROOT) -> None:
+        # `python -m` puts the working directory first on sys.path: it decides whose package runs.
+        self.proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
         wait_for_port(port, 60, self.proc)
         time.sleep(1.0)  # every worker up and ready
 
@@ -125,7 +126,7 @@ def ours(model: Path, work: Path, port: int, src: str | None = None, **settings:
     ServerConfig(app_dir=str(app), models=[{"name": "m", "version": 1, "framework": "onnx", "path": model.name}],
                  port=port, workers=WORKERS, auth=True, log_level="warning", **settings).save(app / "server.json")  # type: ignore[arg-type]
     env = {"MLOPS_AUTH_KEYS": KEY, **({"PYTHONPATH": src} if src else {})}
-    return Proc([sys.executable, "-m", "jupyter_mlops.serving", "--config", str(app / "server.json")], port, env)
+    return Proc([sys.executable, "-m", "jupyter_mlops.serving", "--config", str(app / "server.json")], port, env, src or ROOT)
 
 
 def minimal(model: Path, port: int) -> Proc:
