@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from typing import Any
 
 from . import encoding
@@ -90,6 +91,9 @@ def _read_csv(body: bytes) -> tuple[list[str], list[list[float]]]:
     if not rows:
         raise BadInput("The CSV body is empty.")
     try:
-        return rows[0], [[float(v) for v in row] for row in rows[1:] if row]
+        data = [[float(v) for v in row] for row in rows[1:] if row]
     except ValueError as exc:
         raise BadInput(f"The CSV body has a value that is not a number: {exc}.") from None
+    if not all(math.isfinite(v) for row in data for v in row):
+        raise BadInput("The CSV body has a value that is not finite (nan or inf).")
+    return rows[0], data
