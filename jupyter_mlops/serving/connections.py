@@ -13,7 +13,8 @@ here and nowhere else.
   idle, the new connection gets 503 (``Retry-After: 1``) and is closed.
 
 The timeouts are checked by one sweep per worker over its connections, a few times per timeout,
-rather than by a timer per request: the request path only notes the time at each phase change.
+rather than by a timer per request: the request path only notes the time when a header begins and
+when it ends (after that, uvicorn's request cycle says whether the body is still coming).
 Accepted connections get TCP_NODELAY: without it a reply on a kept-alive connection can wait ~40 ms
 for the client's delayed ACK (Nagle).
 """
