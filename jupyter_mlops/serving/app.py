@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -68,7 +68,7 @@ def _route(path: str) -> tuple[tuple[str, dict[str, Handler], bool] | None, dict
 def _new_request_id() -> str:
     # 128 random bits from the process's PRNG: unique enough for correlation, and unlike
     # uuid4 (os.urandom, a system call) it costs no kernel round trip on the hot path.
-    return "%032x" % random.getrandbits(128)
+    return f"{random.getrandbits(128):032x}"
 
 
 class ScoringApp:
@@ -110,7 +110,8 @@ class ScoringApp:
                 raise HTTPError(404, f"Not found: {req.path}.")
             handler = route[1].get(req.method)
             if handler is None:
-                raise HTTPError(405, f"Method {req.method} is not allowed on {req.path}.", {"allow": ", ".join(route[1])})
+                allow = {"allow": ", ".join(route[1])}
+                raise HTTPError(405, f"Method {req.method} is not allowed on {req.path}.", allow)
             if rt.keys is not None and not route[2] and not rt.keys.allows(req.headers.get("authorization")):
                 raise HTTPError(401, "Unauthorized.", {"www-authenticate": "Bearer"})
             response = await handler(rt, req)
@@ -118,9 +119,10 @@ class ScoringApp:
             response = Response.json(error_body(req.path, exc.message), exc.status, exc.headers)
         except NonFinite:  # the model's answer, not our bug: one line in the log, no traceback
             log.warning("request %s: the model's output holds NaN or infinity; answered 500", req.request_id)
-            message = f"The model's output holds NaN or infinity, which JSON cannot carry (request id {req.request_id})."
+            message = (f"The model's output holds NaN or infinity, which JSON cannot carry "
+                       f"(request id {req.request_id}).")
             response = Response.json(error_body(req.path, message), 500)
-        except Exception as exc:  # noqa: BLE001 - a bug of ours: answer 500 with the id, log the traceback
+        except Exception as exc:
             log.exception("request %s: %s %s failed", req.request_id, req.method, req.path)
             message = f"Internal error {type(exc).__name__} (request id {req.request_id})."
             response = Response.json(error_body(req.path, message), 500)

@@ -33,7 +33,7 @@ async def score(rt: Runtime, req: Request) -> Response:
             result = await rt.run_script(text, req)
         except HTTPError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the script's failure is the client's 500
+        except Exception as exc:
             log.exception("request %s: run() raised", req.request_id)
             message = f"run() raised {type(exc).__name__}: {exc}".splitlines()[0][:500]
             raise HTTPError(500, f"{message} (request id {req.request_id}).") from None

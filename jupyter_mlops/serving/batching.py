@@ -37,12 +37,13 @@ class Batcher:
     async def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = _rows(inputs)
         if n is None or n >= self.max_size:
-            return await asyncio.to_thread(self.scorer.predict, inputs)
+            result: dict[str, np.ndarray] = await asyncio.to_thread(self.scorer.predict, inputs)
+            return result
         loop = asyncio.get_running_loop()
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._task = loop.create_task(self._loop())
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[dict[str, np.ndarray]] = loop.create_future()
         self._queue.put_nowait((inputs, n, future))
         return await future
 
@@ -85,7 +86,7 @@ class Batcher:
             else:
                 merged = {k: np.concatenate([b[0][k] for b in batch]) for k in batch[0][0]}
                 results = _split(await asyncio.to_thread(self.scorer.predict, merged), [b[1] for b in batch])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if len(batch) > 1:  # one bad merged run: answer each request on its own
                 for item in batch:
                     await self._run([item])

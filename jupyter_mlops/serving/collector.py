@@ -29,7 +29,6 @@ import shutil
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -154,8 +153,8 @@ class DataCollector:
 
     def _drop(self, line: bytes) -> None:
         """The write while the spool is at its bound: a segment opens as soon as uploads make room."""
-        if self._open_next():
-            self._open.keys.add(None)  # whose record this is was not noted: the upload groups by reading
+        if self._open_next() and self._open is not None:
+            self._open.keys.add(None)  # type: ignore[arg-type]  # not noted whose record: the upload groups by reading
             self._write(line)
         else:
             self.dropped += 1
@@ -179,7 +178,11 @@ class DataCollector:
         if self._loop is not None and threading.get_ident() != self._loop_thread:
             # a scoring script runs on a worker thread: the spool belongs to the event loop thread
             done = threading.Event()
-            self._loop.call_soon_threadsafe(lambda: (write(), done.set()))
+            def write_then_signal() -> None:
+                write()
+                done.set()
+
+            self._loop.call_soon_threadsafe(write_then_signal)
             done.wait(5)
         else:
             write()
@@ -204,6 +207,10 @@ class DataCollector:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+
+    def _seal_then(self, done: threading.Event) -> None:
+        self._seal()
+        done.set()
 
     def _seal(self) -> None:
         """Hand the open segment to the writer and open the next. Event loop thread only (the
@@ -236,7 +243,7 @@ class DataCollector:
             return
         done = threading.Event()
         try:
-            self._loop.call_soon_threadsafe(lambda: (self._seal(), done.set()))
+            self._loop.call_soon_threadsafe(self._seal_then, done)
         except RuntimeError:  # the loop has stopped: nobody writes any more
             self._seal()
             return
@@ -255,7 +262,7 @@ class DataCollector:
                 if stopping:
                     self.spool.close()
                     shutil.rmtree(self.spool.folder, ignore_errors=True)  # all stored: nothing to adopt
-            except Exception as exc:  # noqa: BLE001 - the store is down: keep the spool, try later
+            except Exception as exc:
                 log.warning("collector: store unreachable, %d bytes spooled: %s", self.spool_bytes, str(exc)[:200])
                 backoff = min(backoff * 2, 30.0)
                 if stopping:
@@ -313,7 +320,7 @@ class DataCollector:
                     segment.unlink()
                 shutil.rmtree(folder, ignore_errors=True)
                 log.info("collector: recovered the spool of worker %s", folder.name)
-            except Exception as exc:  # noqa: BLE001 - try again on the next start
+            except Exception as exc:
                 log.warning("collector: could not recover %s yet: %s", folder.name, str(exc)[:200])
             finally:
                 os.close(fd)
@@ -321,8 +328,8 @@ class DataCollector:
 
 # Every record starts with these four fields, so grouping reads a prefix, not the whole line.
 _STR = rb'"(?:[^"\\]|\\.)*"'
-_HEAD = re.compile(rb'^\{"time":([0-9.e+-]+),"deployment":(' + _STR + rb'),"model":(' + _STR + rb'|null),"model_version":('
-                   + _STR + rb'|-?\d+|null),')
+_HEAD = re.compile(rb'^\{"time":([0-9.e+-]+),"deployment":(' + _STR + rb'),"model":(' + _STR
+                   + rb'|null),"model_version":(' + _STR + rb'|-?\d+|null),')
 
 
 _LINE = REQUEST_LINE

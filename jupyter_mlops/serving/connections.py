@@ -64,7 +64,8 @@ def raise_open_files_limit(limits: ConnectionLimits) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = limits.max_connections + 256
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
 
 
 def _reply(status: int, message: dict[str, Any], extra: bytes = b"") -> bytes:
@@ -92,7 +93,7 @@ def uvicorn_protocol(limits: ConnectionLimits) -> type:
         sweeping[0] = loop.call_later(limits.sweep_s, sweep, loop, connections)
 
     class GuardedProtocol(HttpToolsProtocol):
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 try:
@@ -150,7 +151,7 @@ def uvicorn_protocol(limits: ConnectionLimits) -> type:
                 super().data_received(data)
             except _Refused:
                 return
-            except Exception as exc:  # noqa: BLE001 - a callback choked on the request (a URL it cannot decode)
+            except Exception as exc:
                 self._refuse(400, f"Invalid HTTP request: {type(exc).__name__}.")
                 return
             if self._phase <= HEAD and self._head_bytes > limits.header_max_bytes:
@@ -165,7 +166,8 @@ def uvicorn_protocol(limits: ConnectionLimits) -> type:
             phase, waited = self._phase, now - self._since
             if phase == HEAD and waited > limits.header_timeout_s:
                 self._refuse(408, f"The request's header did not arrive within {limits.header_timeout_s:g} s.")
-            elif phase == BODY and waited > limits.body_timeout_s and self.cycle.more_body and not self.cycle.response_complete:
+            elif (phase == BODY and waited > limits.body_timeout_s and self.cycle.more_body
+                  and not self.cycle.response_complete):
                 self._refuse(408, f"The request's body stalled for {limits.body_timeout_s:g} s.")
             elif (phase == IDLE and waited > limits.keep_alive_timeout_s) or (phase == CLOSING and waited > LINGER_S):
                 self.transport.close()

@@ -46,7 +46,8 @@ class Metrics:
 
     # --- sharing between workers ------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        return {"time": time.time(), "requests": {f"{r}\t{s}": n for (r, s), n in self.requests.items()}, "latency": {k: list(v) for k, v in self.latency.items()},
+        return {"time": time.time(), "requests": {f"{r}\t{s}": n for (r, s), n in self.requests.items()},
+                "latency": {k: list(v) for k, v in self.latency.items()},
                 "batches": {k: list(v) for k, v in self.batches.items()}, "in_flight": self.in_flight,
                 "collect": _collect_counts(self.collector)}
 
@@ -124,11 +125,18 @@ class _Collector:
         yield GaugeMetricFamily("mlops_requests_in_flight", "Requests being served.", value=live)
         collect = [s.get("collect") or {} for s in self.snapshots]
         if any(collect):
-            total = lambda k: sum(c.get(k, 0) for c in collect)  # noqa: E731
-            yield CounterMetricFamily("mlops_collect_records", "Records collected (counted as the spool's segments are sealed, about every second).", value=total("records"))
-            yield CounterMetricFamily("mlops_collect_uploaded", "Records written to the store.", value=total("uploaded"))
-            yield CounterMetricFamily("mlops_collect_dropped", "Records dropped: spool over its bound.", value=total("dropped"))
-            yield GaugeMetricFamily("mlops_collect_spool_bytes", "Bytes waiting in the spool.", value=total("spool_bytes"))
+            def total(key: str) -> int:
+                return sum(int(c.get(key, 0)) for c in collect)
+
+            yield CounterMetricFamily(
+                "mlops_collect_records", "Records collected (counted as the spool's segments are sealed, about every "
+                "second).", value=total("records"))
+            yield CounterMetricFamily("mlops_collect_uploaded", "Records written to the store.",
+                                      value=total("uploaded"))
+            yield CounterMetricFamily("mlops_collect_dropped", "Records dropped: spool over its bound.",
+                                      value=total("dropped"))
+            yield GaugeMetricFamily("mlops_collect_spool_bytes", "Bytes waiting in the spool.",
+                                    value=total("spool_bytes"))
 
 
 def _histogram(name: str, doc: str, label: str, bounds: tuple[float, ...], parts: list[dict[str, list[float]]]) -> Any:

@@ -61,7 +61,10 @@ def deployment_prefix(deployment: str, model: str | None = None) -> str:
 def object_hour(name: str) -> datetime | None:
     """The UTC hour an object's records fall in, from its name; None for other objects."""
     m = _OBJECT.search(name)
-    return None if m is None else datetime(*(int(g) for g in m.groups()), tzinfo=timezone.utc)
+    if m is None:
+        return None
+    year, month, day, hour = (int(g) for g in m.groups())
+    return datetime(year, month, day, hour, tzinfo=timezone.utc)
 
 
 def parse_lines(data: bytes) -> Iterator[dict[str, Any]]:

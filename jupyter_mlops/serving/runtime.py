@@ -48,8 +48,9 @@ class Runtime:
             if not cfg.collect_store:
                 raise ValueError("collect is on but collect_store is not set")
             spool = Path(cfg.collect_spool_dir) if cfg.collect_spool_dir else cfg.app_path / "spool"
-            self.collector = DataCollector(cfg.deployment or "local", cfg.collect_store, spool, cfg.collect_sample_rate,
-                                           cfg.collect_flush_s, cfg.collect_max_spool_bytes, self.default_model).start(loop)
+            self.collector = DataCollector(
+                cfg.deployment or "local", cfg.collect_store, spool, cfg.collect_sample_rate, cfg.collect_flush_s,
+                cfg.collect_max_spool_bytes, self.default_model).start(loop)
             self.metrics.collector = self.collector
 
     # --- start-up ---------------------------------------------------------------------------
@@ -88,8 +89,9 @@ class Runtime:
                 self.script = ScriptScorer(app / self.config.script)
                 self.script.init()
             self.ready = True
-            log.info("ready: models %s, script %s", [f"{m['name']}:{m['version']}" for m in self.config.models], self.config.script)
-        except BaseException as exc:  # noqa: BLE001 - reported on /ready and in the log
+            refs = [f"{m['name']}:{m['version']}" for m in self.config.models]
+            log.info("ready: models %s, script %s", refs, self.config.script)
+        except BaseException as exc:
             self.failure = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
             log.exception("init failed: %s", self.failure)
         finally:

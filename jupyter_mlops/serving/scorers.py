@@ -20,17 +20,18 @@ class ModelScorer:
     version: int
     platform: str
     signature: dict[str, Any]
+    key: tuple[str, int]  # one tuple: collection caches by identity
 
     def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
     @property
     def inputs(self) -> list[dict[str, Any]]:
-        return self.signature["inputs"]
+        return list(self.signature["inputs"])
 
     @property
     def outputs(self) -> list[dict[str, Any]]:
-        return self.signature["outputs"]
+        return list(self.signature["outputs"])
 
 
 class OnnxScorer(ModelScorer):
@@ -55,7 +56,7 @@ class OnnxScorer(ModelScorer):
     def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
             results = self.session.run(self._output_names, inputs)
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for bad input
+        except Exception as exc:
             raise BadInput(f"The model rejected the input: {str(exc).splitlines()[0][:300]}") from None
         return dict(zip(self._output_names, results))
 
@@ -102,7 +103,8 @@ def load_model_scorer(entry: dict[str, Any], path: Path, intra_op_threads: int =
         target = path if path.is_file() else next(path.rglob("*.onnx"))
         return OnnxScorer(entry["name"], entry["version"], target, intra_op_threads)
     if framework == "sklearn":
-        target = path if path.is_file() else next(p for p in path.rglob("*") if p.suffix in (".pkl", ".joblib", ".pickle"))
+        pickles = (p for p in path.rglob("*") if p.suffix in (".pkl", ".joblib", ".pickle"))
+        target = path if path.is_file() else next(pickles)
         return SklearnScorer(entry["name"], entry["version"], target)
     return None
 

@@ -169,7 +169,8 @@ class Supervisor:
                 now = time.monotonic()
                 crashes, last_crash = (crashes + 1 if now - last_crash < self.CALM_S else 1), now
                 if crashes > self.config.max_worker_restarts:
-                    log.error("worker pid %s exited with %s: %d crashes in a row; giving up (max_worker_restarts is %d).",
+                    log.error("worker pid %s exited with %s: %d crashes in a row; giving up "
+                              "(max_worker_restarts is %d).",
                               proc.pid, proc.exitcode, crashes, self.config.max_worker_restarts)
                     self._stop()
                     return 1

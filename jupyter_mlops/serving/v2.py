@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import encoding
 from .._version import __version__ as VERSION
+from . import encoding
 from .errors import BadInput
 from .request import Request, Response, parse_length
 from .runtime import Runtime
