@@ -14,9 +14,9 @@ from ._version import __version__
 
 _EXPORTS = {
     "api": [
-        "build_image", "collected_data", "dashboard", "delete_image", "delete_model", "deploy",
+        "build_image", "collected_data", "dashboard", "delete_alias", "delete_image", "delete_model", "deploy",
         "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
-        "list_deployments", "list_images", "list_models", "regen_key", "register_model", "serve",
+        "list_deployments", "list_images", "list_models", "regen_key", "register_model", "serve", "set_alias",
         "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model",
     ],
     "monitoring.dashboard": ["Dashboard"],
@@ -57,9 +57,10 @@ def load_ipython_extension(ipython: Any) -> None:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .api import (  # noqa: F401
-        build_image, collected_data, dashboard, delete_image, delete_model, deploy, download_model, get_deployment,
-        get_image, get_keys, get_model, get_workspace, list_deployments, list_images, list_models, regen_key,
-        register_model, serve, set_baseline, smoke_test_image, undeploy, update_deployment, update_image, update_model,
+        build_image, collected_data, dashboard, delete_alias, delete_image, delete_model, deploy, download_model,
+        get_deployment, get_image, get_keys, get_model, get_workspace, list_deployments, list_images, list_models,
+        regen_key, register_model, serve, set_alias, set_baseline, smoke_test_image, undeploy, update_deployment,
+        update_image, update_model,
     )
     from .monitoring.dashboard import Dashboard  # noqa: F401
     from .deployments.records import Deployment, DeploymentList  # noqa: F401

@@ -17,7 +17,8 @@ from .images.registry import ImageRegistry
 from .local_server import LocalServer
 from .monitoring.dashboard import Dashboard
 from .monitoring.drift import summarize
-from .names import ref_of
+from .errors import UsageError
+from .names import Ref, parse_version, ref_of
 from .registry.models import DEFAULT_PAGE, ModelRegistry
 from .registry.records import Model, ModelList
 from .workspace import Workspace, current_workspace, resolve_workspace
@@ -42,15 +43,18 @@ def register_model(
     description: str | None = None,
     framework: str | None = None,
     baseline: Any = None,
+    source: str | None = None,
     progress: bool | None = None,
     workspace: WorkspaceArg = None,
 ) -> Model:
     """Register a file or folder as the next version of model ``name``.
 
     ``baseline``: training data (DataFrame or array); its per-feature summary is stored with the
-    version, and drift of collected inputs is measured against it."""
+    version, and drift of collected inputs is measured against it. Provenance is recorded with it
+    (``model.provenance``): the notebook or script (``source`` when given), the git commit and whether
+    tracked files had changes, papermill's parameters, the Python and package versions, the CI run."""
     reg = _models(workspace)
-    model = reg.register(path, name, tags, properties, description, framework, progress)
+    model = reg.register(path, name, tags, properties, description, framework, progress, source)
     if baseline is not None:
         reg.set_baseline(model.name, model.version, summarize(baseline))
     return model
@@ -59,7 +63,7 @@ def register_model(
 def set_baseline(model: Model | str, data: Any, *, workspace: WorkspaceArg = None) -> dict[str, Any]:
     """Store per-feature summary statistics of ``data`` (training data) with a model version."""
     reg = _models(workspace)
-    found = reg.get(*ref_of(model))
+    found = reg.resolve(model)
     baseline = summarize(data)
     reg.set_baseline(found.name, found.version, baseline)
     return baseline
@@ -87,9 +91,26 @@ def dashboard(deployment: str, *, since: str | None = "1h", threshold: float = 0
 
 
 def get_model(name: str, version: int | str | None = None, *, workspace: WorkspaceArg = None) -> Model:
-    """A model version (``"name:3"`` works too); the latest when no version is given."""
+    """A model version: ``"name:3"`` and ``"name@champion"`` (an alias; ``@latest`` is built in) work
+    too; the latest when no version is given."""
     ref = ref_of(name)
-    return _models(workspace).get(ref.name, version if version is not None else ref.version)
+    if version is not None:
+        if ref.version is not None or ref.alias is not None:
+            raise UsageError(f"Give the version once: {name!r} already names one.")
+        ref = Ref(ref.name, parse_version(version))
+    return _models(workspace).resolve(ref)
+
+
+def set_alias(name: str, alias: str, version: int | str, *, workspace: WorkspaceArg = None) -> Model:
+    """Point ``name@alias`` (``churn@champion``) at a version; it leaves the version it named before.
+    Everything that takes a model reference takes ``name@alias``; a deployment that follows one
+    (``deploy(..., model="churn@champion")``) serves the version it names after its next update."""
+    return _models(workspace).set_alias(name, alias, version)
+
+
+def delete_alias(name: str, alias: str, *, workspace: WorkspaceArg = None) -> None:
+    """Remove ``name@alias``; the version it named stays."""
+    _models(workspace).delete_alias(name, alias)
 
 
 def list_models(
@@ -133,9 +154,11 @@ def download_model(
     progress: bool | None = None,
     workspace: WorkspaceArg = None,
 ) -> Path:
-    """Write a model's file or folder into ``target_dir``; ``model`` is a Model or ``"name[:version]"``."""
-    ref = ref_of(model)
-    return _models(workspace).download(ref.name, ref.version, target_dir, exist_ok, progress)
+    """Write a model's file or folder into ``target_dir``; ``model`` is a Model, ``"name[:version]"`` or
+    ``"name@alias"``."""
+    reg = _models(workspace)
+    found = reg.resolve(model)
+    return reg.download(found.name, found.version, target_dir, exist_ok, progress)
 
 
 def _images(workspace: WorkspaceArg) -> ImageRegistry:

@@ -36,22 +36,43 @@ def parse_version(text: object) -> int:
     raise UsageError(f"Invalid version {text!r}: versions are positive integers.")
 
 
+LATEST = "latest"  # the built-in alias: always the newest version
+_ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
+
+
+def validate_alias(alias: object) -> str:
+    """An alias name (``champion``, ``prod-eu``): a letter, then letters, digits, '-' and '_'."""
+    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias) or len(alias) > MAX_NAME:
+        raise UsageError(f"Invalid alias {alias!r}: a letter, then letters, digits, '-' and '_' "
+                         f"(at most {MAX_NAME} characters).")
+    return alias
+
+
 @dataclass(frozen=True)
 class Ref:
-    """``NAME`` or ``NAME:VERSION``."""
+    """``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS`` (models only; ``NAME@latest`` is the newest)."""
 
     name: str
     version: int | None = None
+    alias: str | None = None
 
     def __str__(self) -> str:
+        if self.alias is not None:
+            return f"{self.name}@{self.alias}"
         return self.name if self.version is None else f"{self.name}:{self.version}"
-
-    def __iter__(self) -> Iterator[str | int | None]:
-        return iter((self.name, self.version))
 
 
 def parse_ref(text: str, kind: str = "model") -> Ref:
-    """Parse ``NAME[:VERSION]``."""
+    """Parse ``NAME[:VERSION]``, or for models ``NAME@ALIAS`` too."""
+    if not isinstance(text, str):
+        raise UsageError(f"Invalid {kind} {text!r}: give NAME or NAME:VERSION.")
+    name, at, alias = text.partition("@")
+    if at:
+        if kind != "model":
+            raise UsageError(f"Invalid {kind} {text!r}: only models have aliases; give NAME or NAME:VERSION.")
+        if ":" in name:
+            raise UsageError(f"Invalid model {text!r}: give NAME:VERSION or NAME@ALIAS, not both.")
+        return Ref(validate_name(name, kind), alias=validate_alias(alias))
     name, sep, version = text.partition(":")
     validate_name(name, kind)
     return Ref(name, parse_version(version) if sep else None)
@@ -59,7 +80,7 @@ def parse_ref(text: str, kind: str = "model") -> Ref:
 
 def ref_of(obj: object, kind: str = "model") -> Ref:
     """A :class:`Ref` from a record (a Model or an Image: anything with a name and a version) or
-    from ``NAME[:VERSION]`` text."""
+    from ``NAME[:VERSION]`` (or ``NAME@ALIAS``) text."""
     if isinstance(obj, str):
         return parse_ref(obj, kind)
     name, version = getattr(obj, "name", None), getattr(obj, "version", None)
@@ -71,6 +92,8 @@ def ref_of(obj: object, kind: str = "model") -> Ref:
 def parse_exact_ref(text: str, kind: str = "model") -> Ref:
     """``NAME:VERSION`` where the version is required (deletes name one version, never "the latest")."""
     ref = parse_ref(text, kind)
+    if ref.alias is not None:
+        raise UsageError(f"Give the version, not an alias: {ref.name}:VERSION (an alias moves; this names one).")
     if ref.version is None:
         raise UsageError(f"Give the version to delete: {ref.name}:VERSION.")
     return ref

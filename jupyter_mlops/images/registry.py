@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Select, delete, select
 from ..appdir import resolve_models
 from ..errors import BuildError, InUseError, UsageError
 from ..names import parse_filters, parse_pairs, parse_ref, validate_name
+from ..registry.aliases import version_ids
 from ..registry.records import Model
 from ..store import kv
 from ..store.paging import fetch_page, find_version
@@ -187,11 +188,9 @@ def _remove_docker_image(tag: str) -> None:
 
 
 def image_ids_with_model(model: str) -> Select[Any]:
-    """Ids of the images that contain ``model`` (``NAME`` or ``NAME:VERSION``)."""
-    ref = parse_ref(model)
-    sub = select(image_models.c.image_id).join(models, models.c.id == image_models.c.model_id).where(
-        models.c.name == ref.name)
-    return sub if ref.version is None else sub.where(models.c.version == ref.version)
+    """Ids of the images that contain ``model`` (``NAME``: any version; ``NAME:VERSION``; ``NAME@ALIAS``:
+    the version the alias names now)."""
+    return select(image_models.c.image_id).where(image_models.c.model_id.in_(version_ids(parse_ref(model))))
 
 
 def image_ids_of(image: str) -> Select[Any]:

@@ -49,7 +49,7 @@ class DeployContext:
 
     def models(self) -> list[Model]:
         reg = ModelRegistry(self.workspace)
-        return [reg.get(*ref.split(":")) for ref in self.image.models]
+        return [reg.resolve(ref) for ref in self.image.models]
 
     def script_file(self, dest_dir: Path) -> Path | None:
         """The image's scoring script, fetched from the artifact store by content."""
