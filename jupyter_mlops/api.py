@@ -234,8 +234,10 @@ def _deployments(workspace: WorkspaceArg) -> DeploymentService:
 
 def deploy(
     name: str,
-    image: Image | str,
+    image: Image | str | None = None,
     *,
+    model: str | None = None,
+    update_existing: bool = False,
     target: str | None = None,
     auth: bool = True,
     tags: dict[str, str] | list[str] | None = None,
@@ -266,10 +268,16 @@ def deploy(
 
     Each target supports its own settings (``replicas`` and ``autoscale`` on kubernetes, ``cpu`` and
     ``memory`` on docker and kubernetes, ...); one it does not support is an error naming both.
-    Returns once it serves, with ``scoring_uri``, ``swagger_uri`` and ``score()``."""
-    given = {k: v for k, v in locals().items()
-             if k not in ("name", "image", "target", "tags", "auth", "workspace") and v not in (None, False)}
-    return _deployments(workspace).deploy(name, image, target, tags, auth=auth, **given)
+    Returns once it serves, with ``scoring_uri``, ``swagger_uri`` and ``score()``.
+
+    ``model="churn@champion"`` follows a model alias: the deployment serves the newest image (of
+    ``image``'s name, when given without a version) holding the version the alias names, records both,
+    and :func:`update_deployment` without an image moves it to the version the alias names then.
+    ``update_existing=True`` updates a deployment of that name instead of refusing (CI runs that deploy on
+    every push); its target and settings must be the ones given."""
+    given = {k: v for k, v in locals().items() if k not in (
+        "name", "image", "model", "update_existing", "target", "tags", "auth", "workspace") and v not in (None, False)}
+    return _deployments(workspace).deploy(name, image, target, tags, model, update_existing, auth=auth, **given)
 
 
 def get_deployment(name: str, *, workspace: WorkspaceArg = None) -> Deployment:
@@ -285,11 +293,15 @@ def list_deployments(*, model: str | None = None, image: str | None = None,
     return _deployments(workspace).list(model, image, tags, limit, offset, refresh)
 
 
-def update_deployment(name: str, image: Image | str, *, ready_timeout: float | None = None,
-                      workspace: WorkspaceArg = None) -> Deployment:
+def update_deployment(name: str, image: Image | str | None = None, *, model: str | None = None,
+                      ready_timeout: float | None = None, workspace: WorkspaceArg = None) -> Deployment:
     """Move a deployment to another image; the old version serves until the new one is ready, and
-    keeps serving (the failure recorded, with the log tail) if it never is."""
-    return _deployments(workspace).update(name, image, ready_timeout)
+    keeps serving (the failure recorded, with the log tail) if it never is.
+
+    Without ``image``, a deployment that follows a model alias (``deploy(..., model="churn@champion")``)
+    re-resolves it: it moves to the newest image of its image's name that holds the version the alias
+    names now, and stays as it is when it serves that already. ``model`` changes what it follows."""
+    return _deployments(workspace).update(name, image, ready_timeout, model)
 
 
 def undeploy(name: str, *, workspace: WorkspaceArg = None) -> None:

@@ -9,9 +9,10 @@ import jupyter_mlops
 PUBLIC = [
     "BuildError", "ConflictError", "Dashboard", "Deployment", "DeploymentError", "DeploymentList", "Image", "ImageList", "ImmutableError", "InUseError",
     "InvalidNameError", "LocalServer", "MlopsError", "Model", "ModelList", "NotFoundError", "StoreError",
-    "UsageError", "Workspace", "__version__", "build_image", "collected_data", "dashboard", "delete_image", "delete_model", "deploy",
+    "UsageError", "Workspace", "__version__", "build_image", "collected_data", "dashboard", "delete_alias", "delete_image",
+    "delete_model", "deploy",
     "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
-    "list_deployments", "list_images", "list_models", "regen_key", "register_model", "serve",
+    "list_deployments", "list_images", "list_models", "regen_key", "register_model", "serve", "set_alias",
     "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model", "use_workspace",
 ]
 

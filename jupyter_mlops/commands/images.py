@@ -45,8 +45,8 @@ def _delete(inv: Invocation, a: SimpleNamespace) -> Any:
 COMMANDS = (
     Command(("images", "build"), "Build a Docker image of models, script, requirements and the inference server.", (
         Option("name", (), "image name", complete="image"),
-        Option("models", ("--model", "-m"), "model NAME[:VERSION] (repeatable)", many=True, required=True,
-               metavar="NAME[:VERSION]", complete="model_ref"),
+        Option("models", ("--model", "-m"), "model NAME[:VERSION|@ALIAS] (repeatable)", many=True, required=True,
+               metavar="NAME[:VERSION|@ALIAS]", complete="model_ref"),
         Option("script", ("--script", "-s"), "scoring script with init() and run(data)", complete="path"),
         Option("requirements", ("--requirements", "-r"), "pip requirements file", complete="path"),
         Option("base_image", ("--base-image",), "base image (default: the workspace's)"),
@@ -56,7 +56,7 @@ COMMANDS = (
     Command(("images", "list"), "List images, newest first.", (
         Option("name", (), "only versions of this image", optional=True, complete="image"),
         options.tag_filters(),
-        Option("model", ("--model", "-m"), "only images that contain this model (NAME or NAME:VERSION)",
+        Option("model", ("--model", "-m"), "only images that contain this model (NAME, NAME:VERSION or NAME@ALIAS)",
                complete="model_ref"),
         *options.page(),
     ), _list, magic="images"),

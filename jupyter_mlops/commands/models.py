@@ -6,14 +6,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from .. import api
-from ..names import parse_exact_ref
+from ..names import parse_exact_ref, parse_version
 from . import options
 from .spec import Command, Done, Invocation, Option
 
 
 def _register(inv: Invocation, a: SimpleNamespace) -> Any:
     return api.register_model(a.path, a.name, tags=a.tags, properties=a.properties, description=a.description,
-                              framework=a.framework, progress=inv.progress, workspace=inv.workspace)
+                              framework=a.framework, source=a.source, progress=inv.progress, workspace=inv.workspace)
 
 
 def _list(inv: Invocation, a: SimpleNamespace) -> Any:
@@ -22,7 +22,20 @@ def _list(inv: Invocation, a: SimpleNamespace) -> Any:
 
 
 def _show(inv: Invocation, a: SimpleNamespace) -> Any:
-    return api.get_model(a.ref, workspace=inv.workspace)
+    model = api.get_model(a.ref, workspace=inv.workspace)
+    if not inv.notebook:  # a notebook shows it in the model's HTML
+        for what, value in model.provenance_lines():
+            inv.echo(f"{what}: {value}")
+    return model
+
+
+def _set_alias(inv: Invocation, a: SimpleNamespace) -> Any:
+    return api.set_alias(a.name, a.alias, a.version, workspace=inv.workspace)
+
+
+def _delete_alias(inv: Invocation, a: SimpleNamespace) -> Any:
+    api.delete_alias(a.name, a.alias, workspace=inv.workspace)
+    return Done(f"Deleted alias {a.name}@{a.alias}.", {"deleted": f"{a.name}@{a.alias}"})
 
 
 def _update(inv: Invocation, a: SimpleNamespace) -> Any:
@@ -47,12 +60,15 @@ FRAMEWORK = Option("framework", ("--framework", "-f"), "onnx, sklearn or custom 
 PROPERTIES = Option("properties", ("--property", "-p"), "property K=V (repeatable; add-only)", many=True, default=[],
                     metavar="K=V")
 DESCRIPTION = Option("description", ("--description", "-d"), "description")
+ALIAS = Option("alias", (), "alias, e.g. champion (latest is built in)")
 
 COMMANDS = (
     Command(("models", "register"), "Register a model file or folder as the next version of NAME.", (
         Option("path", (), "model file or folder", complete="path"),
         Option("name", ("--name", "-n"), "model name", required=True, complete="model"),
         options.tags(), PROPERTIES, DESCRIPTION, FRAMEWORK,
+        Option("source", ("--source",), "the notebook or script that made it, for its provenance (detected when "
+               "omitted)", complete="path"),
     ), _register, magic="register_model"),
     Command(("models", "list"), "List registered models, newest first.", (
         Option("name", (), "only versions of this model", optional=True, complete="model"),
@@ -62,8 +78,15 @@ COMMANDS = (
         Option("latest", ("--latest",), "only the latest version of each model", switch=True, default=False),
         *options.page(),
     ), _list, magic="models"),
-    Command(("models", "show"), "Show one model version (the latest when no version is given).",
+    Command(("models", "show"), "Show one model version (the latest when no version is given) and its provenance.",
             (options.model_ref(),), _show, magic="model"),
+    Command(("models", "set-alias"), "Point NAME@ALIAS at a version; it leaves the version it named before.", (
+        Option("name", (), "model name", complete="model"), ALIAS,
+        Option("version", (), "the version it names", parse=parse_version),
+    ), _set_alias, magic="set_alias"),
+    Command(("models", "delete-alias"), "Remove NAME@ALIAS; the version stays.", (
+        Option("name", (), "model name", complete="model"), ALIAS,
+    ), _delete_alias, magic="delete_alias"),
     Command(("models", "update"), "Change a version's tags or description, or add properties.", (
         options.exact_ref("model"), options.tags("set tag K=V (repeatable)"),
         Option("remove_tags", ("--remove-tag",), "remove this tag (repeatable)", many=True, default=[], metavar="KEY"),

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, delete, select
 
 from ..appdir import resolve_models
-from ..errors import BuildError, InUseError, UsageError
+from ..errors import BuildError, InUseError, NotFoundError, UsageError
 from ..names import parse_filters, parse_pairs, parse_ref, validate_name
 from ..registry.aliases import version_ids
 from ..registry.records import Model
@@ -119,6 +119,19 @@ class ImageRegistry:
     def get(self, name: str, version: int | str | None = None) -> Image:
         with self.ws.metadata.read() as conn:
             return self._load(conn, [self._find(conn, name, version)])[0]
+
+    def newest_with(self, model: Model, name: str | None, states: tuple[str, ...]) -> Image:
+        """The newest image (of ``name``, when given) in one of ``states`` that holds ``model``."""
+        query = select(images).join(image_models, image_models.c.image_id == images.c.id).where(
+            image_models.c.model_id == model.id, images.c.state.in_(states))
+        if name is not None:
+            query = query.where(images.c.name == validate_name(name, "image"))
+        with self.ws.metadata.read() as conn:
+            row = conn.execute(query.order_by(images.c.id.desc()).limit(1)).first()
+            if row is not None:
+                return self._load(conn, [row])[0]
+        raise NotFoundError(f"No {' or '.join(states)} image{f' {name}' if name else ''} holds model {model.ref}; "
+                            f"build one: jupyter-mlops images build {name or 'NAME'} --model {model.ref}.")
 
     def list(self, name: str | None = None, tags: Any = None, model: str | None = None,
              limit: int = 100, offset: int = 0) -> ImageList:

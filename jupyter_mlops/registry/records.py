@@ -71,12 +71,15 @@ class Model:
             ]
             html += html_table(sig_rows, title="Signature")
         if self.provenance:
-            html += html_table([{"": k, "value": v} for k, v in provenance_lines(self.provenance)], title="Provenance")
+            html += html_table([{"": k, "value": v} for k, v in self.provenance_lines()], title="Provenance")
         return html
 
+    def provenance_lines(self) -> list[tuple[str, str]]:
+        """Where it came from as (what, value) lines, for a table or a terminal."""
+        return _provenance_lines(self.provenance or {})
 
-def provenance_lines(provenance: dict[str, Any]) -> list[tuple[str, str]]:
-    """Provenance as (what, value) lines for a table or a terminal."""
+
+def _provenance_lines(provenance: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     if provenance.get("source") or provenance.get("kind"):
         kind = provenance.get("kind")

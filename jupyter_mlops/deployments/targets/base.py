@@ -100,6 +100,7 @@ class Target(ABC):
 
     name: str
     settings: ClassVar[type[Settings]] = PluginSettings
+    runs_built_images: ClassVar[bool] = True  # False: serves from the registry (an image's build context is enough)
 
     @abstractmethod
     def create(self, ctx: DeployContext) -> dict[str, Any]:
