@@ -59,9 +59,10 @@ def _ipython() -> Any:
 
 
 def _detect_source(shell: Any) -> dict[str, Any]:
-    if shell is not None:
+    if shell is not None:  # a kernel (Jupyter, papermill) or a terminal IPython
+        kind = "notebook" if type(shell).__name__ == "ZMQInteractiveShell" else "ipython"
         notebook = shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
-        return {"source": notebook, "kind": "notebook"} if notebook else {"kind": "ipython"}
+        return {"source": notebook, "kind": kind} if notebook else {"kind": kind}
     main = getattr(sys.modules.get("__main__"), "__file__", None)
     if main is None:
         return {"kind": "python"}
