@@ -16,16 +16,17 @@ _EXPORTS = {
     "api": [
         "build_image", "collected_data", "dashboard", "delete_alias", "delete_image", "delete_model", "deploy",
         "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
-        "list_deployments", "list_images", "list_models", "regen_key", "register_model", "serve", "set_alias",
+        "list_deployments", "list_images", "list_models", "push_image", "regen_key", "register_model", "serve", "set_alias",
         "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model",
     ],
     "monitoring.dashboard": ["Dashboard"],
     "deployments.records": ["Deployment", "DeploymentList"],
     "errors": [
         "BuildError", "ConflictError", "DeploymentError", "ImmutableError", "InUseError",
-        "InvalidNameError", "MlopsError", "NotFoundError", "StoreError", "UsageError",
+        "InvalidNameError", "MlopsError", "NotFoundError", "PipelineError", "PushError", "StoreError", "UsageError",
+        "ValidationError",
     ],
-    "images.records": ["Image", "ImageList"],
+    "images.records": ["Image", "ImageList", "Push"],
     "local_server": ["LocalServer"],
     "registry.records": ["Model", "ModelList"],
     "workspace": ["Workspace", "use_workspace"],
@@ -59,16 +60,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .api import (  # noqa: F401
         build_image, collected_data, dashboard, delete_alias, delete_image, delete_model, deploy, download_model,
         get_deployment, get_image, get_keys, get_model, get_workspace, list_deployments, list_images, list_models,
-        regen_key, register_model, serve, set_alias, set_baseline, smoke_test_image, undeploy, update_deployment,
+        push_image, regen_key, register_model, serve, set_alias, set_baseline, smoke_test_image, undeploy, update_deployment,
         update_image, update_model,
     )
     from .monitoring.dashboard import Dashboard  # noqa: F401
     from .deployments.records import Deployment, DeploymentList  # noqa: F401
-    from .images.records import Image, ImageList  # noqa: F401
+    from .images.records import Image, ImageList, Push  # noqa: F401
     from .local_server import LocalServer  # noqa: F401
     from .errors import (  # noqa: F401
         BuildError, ConflictError, DeploymentError, ImmutableError, InUseError, InvalidNameError,
-        MlopsError, NotFoundError, StoreError, UsageError,
+        MlopsError, NotFoundError, PipelineError, PushError, StoreError, UsageError, ValidationError,
     )
     from .registry.records import Model, ModelList  # noqa: F401
     from .workspace import Workspace, use_workspace  # noqa: F401

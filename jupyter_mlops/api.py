@@ -12,7 +12,7 @@ from typing import Any
 
 from .deployments.records import Deployment, DeploymentList
 from .deployments.service import DeploymentService
-from .images.records import Image, ImageList
+from .images.records import Image, ImageList, Push
 from .images.registry import ImageRegistry
 from .local_server import LocalServer
 from .monitoring.dashboard import Dashboard
@@ -226,6 +226,15 @@ def smoke_test_image(image: Image | str, data: Any, *, timeout: float = 120.0, w
 
     img = image if isinstance(image, Image) else get_image(image, workspace=workspace)
     return smoke_test(img, data, timeout)
+
+
+def push_image(image: Image | str, registry: str, *, progress: bool = True, echo: Callable[[str], None] | None = None,
+               workspace: WorkspaceArg = None) -> Push:
+    """Push a built image to a container registry (``127.0.0.1:5000``, ``registry.example.com/ml``) with
+    Docker's own credentials (``docker login``), streaming progress; records the reference and the digest
+    the registry answered (``image.pushes``). Kubernetes and edge deployments given ``registry=`` pull
+    that push, pinned by its digest."""
+    return _images(workspace).push(image, registry, progress, echo)
 
 
 def _deployments(workspace: WorkspaceArg) -> DeploymentService:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
 from .. import api
-from ..names import parse_exact_ref
+from ..names import parse_exact_ref, parse_float
 from . import options
+from .deployments import parse_data
 from .spec import Command, Done, Invocation, Option
 
 
@@ -36,11 +38,22 @@ def _update(inv: Invocation, a: SimpleNamespace) -> Any:
     return api.update_image(ref.name, ref.version, tags=a.tags, remove_tags=a.remove_tags, workspace=inv.workspace)
 
 
+def _push(inv: Invocation, a: SimpleNamespace) -> Any:
+    return api.push_image(a.ref, a.registry, progress=inv.log is None, echo=inv.log, workspace=inv.workspace)
+
+
+def _smoke_test(inv: Invocation, a: SimpleNamespace) -> Any:
+    return api.smoke_test_image(a.ref, a.data, timeout=a.timeout, workspace=inv.workspace)
+
+
 def _delete(inv: Invocation, a: SimpleNamespace) -> Any:
     ref = parse_exact_ref(a.ref, "image")
     api.delete_image(ref.name, ref.version, workspace=inv.workspace)
     return Done(f"Deleted image {ref}.", {"deleted": str(ref)})
 
+
+IMAGE_REF = Option("ref", (), "NAME or NAME:VERSION (the latest when no version is given)", metavar="NAME[:VERSION]",
+                   complete="image_ref")
 
 COMMANDS = (
     Command(("images", "build"), "Build a Docker image of models, script, requirements and the inference server.", (
@@ -61,13 +74,23 @@ COMMANDS = (
         *options.page(),
     ), _list, magic="images"),
     Command(("images", "show"), "Show one image version (the latest when no version is given).", (
-        Option("ref", (), "NAME or NAME:VERSION", metavar="NAME[:VERSION]", complete="image_ref"),
+        IMAGE_REF,
         Option("log", ("--log",), "print the build log", switch=True, default=False),
     ), _show, magic="image"),
     Command(("images", "update"), "Add, change or remove an image version's tags.", (
         options.exact_ref("image"), options.tags("set tag K=V (repeatable)"),
         Option("remove_tags", ("--remove-tag",), "remove this tag (repeatable)", many=True, default=[], metavar="KEY"),
     ), _update, magic="update_image"),
+    Command(("images", "push"), "Push an image to a container registry; its reference and digest are recorded.", (
+        IMAGE_REF, Option("registry", (), "host[:port][/namespace], e.g. 127.0.0.1:5000 or registry.example.com/ml"),
+    ), _push, magic="push_image"),
+    Command(("images", "smoke-test"), "Run an image on a free 127.0.0.1 port, score once, remove it; prints the answer.", (
+        IMAGE_REF,
+        Option("data", (), "JSON: the data or a whole {\"data\": ...} body (- reads standard input; in a notebook, a "
+               "variable name works too)", rest=True, parse=parse_data, required=True),
+        Option("timeout", ("--timeout",), "seconds to wait for it to be ready", parse=partial(parse_float, what="timeout"),
+               default=120.0),
+    ), _smoke_test, magic="smoke_test_image"),
     Command(("images", "delete"), "Delete one image version (refused while a deployment uses it).",
             (options.exact_ref("image"),), _delete, magic="delete_image"),
 )

@@ -315,8 +315,7 @@ class DeploymentService:
 
     # --- helpers --------------------------------------------------------------------------------
     def _image(self, image: Image | str) -> Image:
-        if isinstance(image, Image):
-            return image
+        """The image's record as stored now (an Image object given may predate a push)."""
         ref = ref_of(image, "image")
         return self.images.get(ref.name, ref.version)
 

@@ -18,10 +18,10 @@ from ..registry.aliases import version_ids
 from ..registry.records import Model
 from ..store import kv
 from ..store.paging import fetch_page, find_version
-from ..store.schema import deployments, image_models, images, models
+from ..store.schema import deployments, image_models, image_pushes, images, models
 from ..workspace import Workspace
 from .context import ImageSpec, read_requirements, write_context
-from .records import Image, ImageList
+from .records import Image, ImageList, Push
 
 KIND = "image"
 
@@ -115,6 +115,20 @@ class ImageRegistry:
         with self.ws.metadata.begin() as conn:
             conn.execute(images.update().where(images.c.id == image_id).values(**values))
 
+    # --- push -----------------------------------------------------------------------------------
+    def push(self, image: Image | str, registry: str, progress: bool = True,
+             echo: Callable[[str], None] | None = None) -> Push:
+        """Push the image to ``registry`` and record where it went and the digest the registry answered."""
+        from .push import parse_registry, push
+
+        registry = parse_registry(registry)
+        img = image if isinstance(image, Image) else self.get(*_name_version(image))
+        pushed = push(img, registry, progress, echo)
+        with self.ws.metadata.begin() as conn:
+            conn.execute(image_pushes.insert().values(image_id=img.id, registry=registry, repository=pushed.repository,
+                                                      tag=pushed.tag, digest=pushed.digest, pushed_at=time.time()))
+        return self.get(img.name, img.version).pushes[-1]
+
     # --- read -----------------------------------------------------------------------------------
     def get(self, name: str, version: int | str | None = None) -> Image:
         with self.ws.metadata.read() as conn:
@@ -160,6 +174,7 @@ class ImageRegistry:
                 raise InUseError(f"Image {name}:{row.version} is used by deployment {', '.join(users)}; "
                                  "delete or update the deployment first.")
             conn.execute(delete(image_models).where(image_models.c.image_id == row.id))
+            conn.execute(delete(image_pushes).where(image_pushes.c.image_id == row.id))
             kv.drop_all(conn, KIND, row.id)
             conn.execute(delete(images).where(images.c.id == row.id))
         if row.docker_tag:
@@ -182,11 +197,18 @@ class ImageRegistry:
                 .where(image_models.c.image_id.in_(ids)).order_by(models.c.name)
             ):
                 refs[image_id].append(f"{mname}:{mversion}")
+        pushes: dict[int, list[Push]] = {i: [] for i in ids}
+        refs_of = {r.id: f"{r.name}:{r.version}" for r in rows}
+        if ids:
+            for p in conn.execute(select(image_pushes).where(image_pushes.c.image_id.in_(ids))
+                                  .order_by(image_pushes.c.id)):
+                pushes[p.image_id].append(Push(image=refs_of[p.image_id], registry=p.registry, repository=p.repository,
+                                               tag=p.tag, digest=p.digest, pushed_at=p.pushed_at))
         return [
             Image(id=r.id, name=r.name, version=r.version, state=r.state, models=refs[r.id], created_at=r.created_at,
                   base_image=r.base_image, docker_tag=r.docker_tag, digest=r.digest, size=r.size,
                   description=r.description, tags=dict(tag_map.get(r.id, {})), spec=r.spec or {},
-                  build_log=r.build_log)
+                  build_log=r.build_log, pushes=pushes[r.id])
             for r in rows
         ]
 
@@ -198,6 +220,11 @@ def _remove_docker_image(tag: str) -> None:
         docker_client().images.remove(tag, force=False, noprune=False)
     except Exception:  # noqa: BLE001 - best effort: the record is gone either way
         pass
+
+
+def _name_version(image: str) -> tuple[str, int | None]:
+    ref = parse_ref(image, "image")
+    return ref.name, ref.version
 
 
 def image_ids_with_model(model: str) -> Select[Any]:
