@@ -18,6 +18,7 @@ _EXPORTS = {
         "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
         "list_deployments", "list_images", "list_models", "push_image", "regen_key", "register_model", "serve", "set_alias",
         "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model",
+        "validate_model",
     ],
     "monitoring.dashboard": ["Dashboard"],
     "deployments.records": ["Deployment", "DeploymentList"],
@@ -29,6 +30,7 @@ _EXPORTS = {
     "images.records": ["Image", "ImageList", "Push"],
     "local_server": ["LocalServer"],
     "registry.records": ["Model", "ModelList"],
+    "registry.validation": ["Validation"],
     "workspace": ["Workspace", "use_workspace"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -61,7 +63,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         build_image, collected_data, dashboard, delete_alias, delete_image, delete_model, deploy, download_model,
         get_deployment, get_image, get_keys, get_model, get_workspace, list_deployments, list_images, list_models,
         push_image, regen_key, register_model, serve, set_alias, set_baseline, smoke_test_image, undeploy, update_deployment,
-        update_image, update_model,
+        update_image, update_model, validate_model,
     )
     from .monitoring.dashboard import Dashboard  # noqa: F401
     from .deployments.records import Deployment, DeploymentList  # noqa: F401
@@ -72,4 +74,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         MlopsError, NotFoundError, PipelineError, PushError, StoreError, UsageError, ValidationError,
     )
     from .registry.records import Model, ModelList  # noqa: F401
+    from .registry.validation import Validation  # noqa: F401
     from .workspace import Workspace, use_workspace  # noqa: F401

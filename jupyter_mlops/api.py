@@ -21,6 +21,7 @@ from .errors import UsageError
 from .names import Ref, parse_version, ref_of
 from .registry.models import DEFAULT_PAGE, ModelRegistry
 from .registry.records import Model, ModelList
+from .registry.validation import Validation
 from .workspace import Workspace, current_workspace, resolve_workspace
 
 WorkspaceArg = Workspace | str | os.PathLike[str] | None
@@ -111,6 +112,26 @@ def set_alias(name: str, alias: str, version: int | str, *, workspace: Workspace
 def delete_alias(name: str, alias: str, *, workspace: WorkspaceArg = None) -> None:
     """Remove ``name@alias``; the version it named stays."""
     _models(workspace).delete_alias(name, alias)
+
+
+def validate_model(
+    model: Model | str,
+    notebook: str | os.PathLike[str],
+    *,
+    parameters: dict[str, Any] | list[str] | None = None,
+    output: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+    workspace: WorkspaceArg = None,
+) -> Validation:
+    """Run a validation notebook for a model version with papermill: it gets the parameter ``model``
+    (``NAME:VERSION``, ``model`` may be an alias) and ``parameters`` (test data, thresholds), runs in its
+    own folder, and uses this workspace. An exception in it, such as a failed assertion, raises
+    :class:`ValidationError` with that exception's line. The executed copy is kept at ``output``
+    (default: under the workspace's ``validations/NAME/VERSION/``), passed or failed."""
+    from .registry.validation import validate
+
+    ws = _ws(workspace)
+    return validate(ws, ModelRegistry(ws).resolve(model), notebook, parameters, output, timeout)
 
 
 def list_models(

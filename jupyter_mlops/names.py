@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import InvalidNameError, UsageError
 
@@ -144,6 +146,25 @@ def parse_pairs(pairs: object, what: str = "tag") -> dict[str, str]:
     for key in out:
         if len(key) > MAX_NAME:
             raise UsageError(f"Invalid {what} key {key[:40]!r}...: at most {MAX_NAME} characters.")
+    return out
+
+
+def parse_parameters(value: object) -> dict[str, Any]:
+    """A dict, or ``K=V`` strings whose values are read as JSON when they are JSON (``0.9``, ``true``,
+    ``[1, 2]``) and as text otherwise (``data/test.csv``)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    out: dict[str, Any] = {}
+    for pair in [value] if isinstance(value, str) else list(value):  # type: ignore[call-overload]
+        key, sep, text = str(pair).partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise UsageError(f"Invalid parameter {pair!r}: write NAME=VALUE with a Python name.")
+        try:
+            out[key.strip()] = json.loads(text)
+        except ValueError:
+            out[key.strip()] = text
     return out
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
 from .. import api
-from ..names import parse_exact_ref, parse_version
+from ..names import parse_exact_ref, parse_float, parse_version
 from . import options
 from .spec import Command, Done, Invocation, Option
 
@@ -27,6 +28,11 @@ def _show(inv: Invocation, a: SimpleNamespace) -> Any:
         for what, value in model.provenance_lines():
             inv.echo(f"{what}: {value}")
     return model
+
+
+def _validate(inv: Invocation, a: SimpleNamespace) -> Any:
+    return api.validate_model(a.ref, a.notebook, parameters=a.parameters, output=a.output, timeout=a.timeout,
+                              workspace=inv.workspace)
 
 
 def _set_alias(inv: Invocation, a: SimpleNamespace) -> Any:
@@ -80,6 +86,17 @@ COMMANDS = (
     ), _list, magic="models"),
     Command(("models", "show"), "Show one model version (the latest when no version is given) and its provenance.",
             (options.model_ref(),), _show, magic="model"),
+    Command(("models", "validate"), "Run a validation notebook for a model version with papermill; an exception in it "
+            "(a failed assertion) fails.", (
+        options.model_ref(),
+        Option("notebook", ("--notebook",), "the notebook; it gets the parameter model=NAME:VERSION", required=True,
+               complete="path"),
+        Option("parameters", ("--parameter", "-p"), "notebook parameter NAME=VALUE, VALUE read as JSON when it is "
+               "(repeatable)", many=True, default=[], metavar="NAME=VALUE"),
+        Option("output", ("--output",), "where the executed copy goes (default: the workspace's validations/)",
+               complete="path"),
+        Option("timeout", ("--timeout",), "seconds a cell may run", parse=partial(parse_float, what="timeout")),
+    ), _validate, magic="validate_model"),
     Command(("models", "set-alias"), "Point NAME@ALIAS at a version; it leaves the version it named before.", (
         Option("name", (), "model name", complete="model"), ALIAS,
         Option("version", (), "the version it names", parse=parse_version),
