@@ -16,7 +16,8 @@ _EXPORTS = {
     "api": [
         "build_image", "collected_data", "dashboard", "delete_alias", "delete_image", "delete_model", "deploy",
         "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
-        "list_deployments", "list_images", "list_models", "push_image", "regen_key", "register_model", "serve", "set_alias",
+        "list_deployments", "list_images", "list_models", "push_image", "regen_key", "register_model", "serve",
+        "set_alias",
         "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model",
         "validate_model",
     ],
@@ -62,7 +63,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .api import (  # noqa: F401
         build_image, collected_data, dashboard, delete_alias, delete_image, delete_model, deploy, download_model,
         get_deployment, get_image, get_keys, get_model, get_workspace, list_deployments, list_images, list_models,
-        push_image, regen_key, register_model, serve, set_alias, set_baseline, smoke_test_image, undeploy, update_deployment,
+        push_image, regen_key, register_model, serve, set_alias, set_baseline, smoke_test_image, undeploy,
+        update_deployment,
         update_image, update_model, validate_model,
     )
     from .monitoring.dashboard import Dashboard  # noqa: F401

@@ -12,12 +12,12 @@ from typing import Any
 
 from .deployments.records import Deployment, DeploymentList
 from .deployments.service import DeploymentService
+from .errors import UsageError
 from .images.records import Image, ImageList, Push
 from .images.registry import ImageRegistry
 from .local_server import LocalServer
 from .monitoring.dashboard import Dashboard
 from .monitoring.drift import summarize
-from .errors import UsageError
 from .names import Ref, parse_version, ref_of
 from .registry.models import DEFAULT_PAGE, ModelRegistry
 from .registry.records import Model, ModelList

@@ -112,7 +112,8 @@ DEPLOY_OPTIONS = (
 COMMANDS = (
     Command(("deploy",), "Deploy an image as an HTTP scoring service.", DEPLOY_OPTIONS, _deploy, magic="deploy"),
     Command(("deployments", "list"), "List deployments (their recorded state; --refresh probes them).", (
-        Option("model", ("--model", "-m"), "only deployments whose image contains this model (NAME, NAME:VERSION or NAME@ALIAS)", complete="model_ref"),
+        Option("model", ("--model", "-m"), "only deployments whose image contains this model (NAME, NAME:VERSION or "
+               "NAME@ALIAS)", complete="model_ref"),
         Option("image", ("--image", "-i"), "only deployments of this image (NAME or NAME:VERSION)",
                complete="image_ref"),
         options.tag_filters(), *options.page(),

@@ -84,12 +84,13 @@ COMMANDS = (
     Command(("images", "push"), "Push an image to a container registry; its reference and digest are recorded.", (
         IMAGE_REF, Option("registry", (), "host[:port][/namespace], e.g. 127.0.0.1:5000 or registry.example.com/ml"),
     ), _push, magic="push_image"),
-    Command(("images", "smoke-test"), "Run an image on a free 127.0.0.1 port, score once, remove it; prints the answer.", (
+    Command(("images", "smoke-test"), "Run an image on a free 127.0.0.1 port, score once, remove it; prints the "
+            "answer.", (
         IMAGE_REF,
         Option("data", (), "JSON: the data or a whole {\"data\": ...} body (- reads standard input; in a notebook, a "
                "variable name works too)", rest=True, parse=parse_data, required=True),
-        Option("timeout", ("--timeout",), "seconds to wait for it to be ready", parse=partial(parse_float, what="timeout"),
-               default=120.0),
+        Option("timeout", ("--timeout",), "seconds to wait for it to be ready",
+               parse=partial(parse_float, what="timeout"), default=120.0),
     ), _smoke_test, magic="smoke_test_image"),
     Command(("images", "delete"), "Delete one image version (refused while a deployment uses it).",
             (options.exact_ref("image"),), _delete, magic="delete_image"),

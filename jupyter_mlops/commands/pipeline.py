@@ -29,11 +29,12 @@ import hashlib
 import json
 import re
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import tomllib
 
 from ..errors import MlopsError, PipelineError, UsageError
 from ..names import parse_parameters
@@ -74,7 +75,8 @@ def load(path: str | Path, sets: dict[str, Any] | None = None, artifacts: str | 
     variables = dict(data.get("vars", {}))
     for name in sets or {}:
         if name not in variables:
-            raise UsageError(f"Unknown variable {name!r} in --set; the pipeline's [vars]: {', '.join(variables) or 'none'}.")
+            raise UsageError(f"Unknown variable {name!r} in --set; the pipeline's [vars]: "
+                             f"{', '.join(variables) or 'none'}.")
     variables.update(sets or {})
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
@@ -82,7 +84,8 @@ def load(path: str | Path, sets: dict[str, Any] | None = None, artifacts: str | 
     steps: list[PlannedStep] = []
     for number, raw in enumerate(raw_steps, 1):
         steps.append(_planned(number, dict(raw), steps, variables))
-    folder = Path(artifacts).resolve() if artifacts else (file.parent / meta.get("artifacts", f"mlops-artifacts/{file.stem}"))
+    default = file.parent / meta.get("artifacts", f"mlops-artifacts/{file.stem}")
+    folder = Path(artifacts).resolve() if artifacts else default
     workspace = meta.get("workspace")
     return Pipeline(file, steps, variables, folder.resolve(),
                     None if workspace is None else str((file.parent / workspace).resolve()))

@@ -81,8 +81,8 @@ class DeploymentService:
         wanted = to_record(parse_settings(get_target(row.target).settings, settings))
         for key in sorted(set(settings) - {"ready_timeout"}):
             if wanted[key] != row.config.get(key):
-                raise UsageError(f"Deployment {name!r} has {key}={row.config.get(key)!r}; updating it changes the image "
-                                 f"only (given {key}={wanted[key]!r}): undeploy it to change its settings.")
+                raise UsageError(f"Deployment {name!r} has {key}={row.config.get(key)!r}; updating it changes the "
+                                 f"image only (given {key}={wanted[key]!r}): undeploy it to change its settings.")
         if tags:
             with self.ws.metadata.begin() as conn:
                 kv.set_tags(conn, KIND, row.id, parse_pairs(tags, "tag"), ())
@@ -105,7 +105,8 @@ class DeploymentService:
         if image is not None and (isinstance(image, Image) or ref_of(image, "image").version is not None):
             img = self._image(image)
             if version.ref not in img.models:
-                raise UsageError(f"Image {img.ref} does not hold {ref} ({version.ref}); it holds {', '.join(img.models)}.")
+                raise UsageError(f"Image {img.ref} does not hold {ref} ({version.ref}); it holds "
+                                 f"{', '.join(img.models)}.")
             return img, str(ref)
         if image is not None:
             name = ref_of(image, "image").name

@@ -43,7 +43,7 @@ def push(image: Image, registry: str, progress: bool = True, echo: Callable[[str
     try:
         client.images.get(image.docker_tag).tag(repository, tag)
         digest = _stream(client.api.push(repository, tag=tag, stream=True, decode=True), _Progress(progress, echo))
-    except Exception as exc:  # noqa: BLE001 - the registry's, the engine's and the transport's errors, one line
+    except Exception as exc:
         raise PushError(f"Pushing {image.ref} to {registry} failed: {_first_line(exc)}") from None
     if digest is None:
         raise PushError(f"Pushing {image.ref} to {registry} ended without the registry's digest.")

@@ -50,8 +50,9 @@ class Validation:
         return self.model
 
     def summary(self) -> dict[str, object]:
-        return {"model": self.model, "notebook": self.notebook, "passed": True, "parameters": fmt_kv(
-            {k: str(v) for k, v in self.parameters.items()}), "seconds": round(self.seconds, 1), "executed": self.output}
+        parameters = fmt_kv({k: str(v) for k, v in self.parameters.items()})
+        return {"model": self.model, "notebook": self.notebook, "passed": True, "parameters": parameters,
+                "seconds": round(self.seconds, 1), "executed": self.output}
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "notebook": self.notebook, "output": self.output, "parameters": self.parameters,
@@ -111,7 +112,7 @@ def _first_error(executed: Path, stderr: str) -> str:
         import nbformat
 
         nb = nbformat.read(executed, as_version=4)
-    except Exception:  # noqa: BLE001 - papermill failed before writing it: say what papermill said
+    except Exception:
         lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
         return lines[-1][:300] if lines else "papermill failed"
     for cell in nb.cells:
