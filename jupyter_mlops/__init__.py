@@ -10,16 +10,15 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from ._version import __version__ as __version__
 
 _EXPORTS = {
     "api": [
         "build_image", "collected_data", "dashboard", "delete_alias", "delete_image", "delete_model", "deploy",
         "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
         "list_deployments", "list_images", "list_models", "push_image", "regen_key", "register_model", "serve",
-        "set_alias",
-        "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model",
-        "validate_model",
+        "set_alias", "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image",
+        "update_model", "validate_model",
     ],
     "monitoring.dashboard": ["Dashboard"],
     "deployments.records": ["Deployment", "DeploymentList"],
@@ -52,6 +51,16 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_WHERE))
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension (enabled as ``jupyter_mlops``) lives in :mod:`.server`."""
+    return [{"module": "jupyter_mlops.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (``labextension/`` built into ``jupyter_mlops/labextension``)."""
+    return [{"src": "labextension", "dest": "jupyter-mlops"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext jupyter_mlops``: register the magics; no network, no files."""
     from .magics import load_ipython_extension as _load
@@ -61,20 +70,54 @@ def load_ipython_extension(ipython: Any) -> None:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .api import (  # noqa: F401
-        build_image, collected_data, dashboard, delete_alias, delete_image, delete_model, deploy, download_model,
-        get_deployment, get_image, get_keys, get_model, get_workspace, list_deployments, list_images, list_models,
-        push_image, regen_key, register_model, serve, set_alias, set_baseline, smoke_test_image, undeploy,
+        build_image,
+        collected_data,
+        dashboard,
+        delete_alias,
+        delete_image,
+        delete_model,
+        deploy,
+        download_model,
+        get_deployment,
+        get_image,
+        get_keys,
+        get_model,
+        get_workspace,
+        list_deployments,
+        list_images,
+        list_models,
+        push_image,
+        regen_key,
+        register_model,
+        serve,
+        set_alias,
+        set_baseline,
+        smoke_test_image,
+        undeploy,
         update_deployment,
-        update_image, update_model, validate_model,
+        update_image,
+        update_model,
+        validate_model,
     )
-    from .monitoring.dashboard import Dashboard  # noqa: F401
     from .deployments.records import Deployment, DeploymentList  # noqa: F401
+    from .errors import (  # noqa: F401
+        BuildError,
+        ConflictError,
+        DeploymentError,
+        ImmutableError,
+        InUseError,
+        InvalidNameError,
+        MlopsError,
+        NotFoundError,
+        PipelineError,
+        PushError,
+        StoreError,
+        UsageError,
+        ValidationError,
+    )
     from .images.records import Image, ImageList, Push  # noqa: F401
     from .local_server import LocalServer  # noqa: F401
-    from .errors import (  # noqa: F401
-        BuildError, ConflictError, DeploymentError, ImmutableError, InUseError, InvalidNameError,
-        MlopsError, NotFoundError, PipelineError, PushError, StoreError, UsageError, ValidationError,
-    )
+    from .monitoring.dashboard import Dashboard  # noqa: F401
     from .registry.records import Model, ModelList  # noqa: F401
     from .registry.validation import Validation  # noqa: F401
     from .workspace import Workspace, use_workspace  # noqa: F401

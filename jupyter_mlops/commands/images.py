@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from .. import api
@@ -13,7 +13,7 @@ from .deployments import parse_data
 from .spec import Command, Done, Invocation, Option
 
 
-def _build(inv: Invocation, a: SimpleNamespace) -> Any:
+def _build(inv: Invocation, a: Namespace) -> Any:
     return api.build_image(
         a.name, a.models, script=a.script, requirements=a.requirements, base_image=a.base_image, tags=a.tags,
         description=a.description, docker=False if a.no_docker else None, progress=inv.log is None, echo=inv.log,
@@ -21,35 +21,35 @@ def _build(inv: Invocation, a: SimpleNamespace) -> Any:
     )
 
 
-def _list(inv: Invocation, a: SimpleNamespace) -> Any:
+def _list(inv: Invocation, a: Namespace) -> Any:
     return api.list_images(a.name, tags=a.tags, model=a.model, limit=a.limit, offset=a.offset,
                            workspace=inv.workspace)
 
 
-def _show(inv: Invocation, a: SimpleNamespace) -> Any:
+def _show(inv: Invocation, a: Namespace) -> Any:
     image = api.get_image(a.ref, workspace=inv.workspace)
     if a.log:
         inv.echo(image.build_log or "(no build log)")
     return image
 
 
-def _update(inv: Invocation, a: SimpleNamespace) -> Any:
-    ref = parse_exact_ref(a.ref, "image")
-    return api.update_image(ref.name, ref.version, tags=a.tags, remove_tags=a.remove_tags, workspace=inv.workspace)
+def _update(inv: Invocation, a: Namespace) -> Any:
+    name, version = parse_exact_ref(a.ref, "image")
+    return api.update_image(name, version, tags=a.tags, remove_tags=a.remove_tags, workspace=inv.workspace)
 
 
-def _push(inv: Invocation, a: SimpleNamespace) -> Any:
+def _push(inv: Invocation, a: Namespace) -> Any:
     return api.push_image(a.ref, a.registry, progress=inv.log is None, echo=inv.log, workspace=inv.workspace)
 
 
-def _smoke_test(inv: Invocation, a: SimpleNamespace) -> Any:
+def _smoke_test(inv: Invocation, a: Namespace) -> Any:
     return api.smoke_test_image(a.ref, a.data, timeout=a.timeout, workspace=inv.workspace)
 
 
-def _delete(inv: Invocation, a: SimpleNamespace) -> Any:
-    ref = parse_exact_ref(a.ref, "image")
-    api.delete_image(ref.name, ref.version, workspace=inv.workspace)
-    return Done(f"Deleted image {ref}.", {"deleted": str(ref)})
+def _delete(inv: Invocation, a: Namespace) -> Any:
+    name, version = parse_exact_ref(a.ref, "image")
+    api.delete_image(name, version, workspace=inv.workspace)
+    return Done(f"Deleted image {name}:{version}.", {"deleted": f"{name}:{version}"})
 
 
 IMAGE_REF = Option("ref", (), "NAME or NAME:VERSION (the latest when no version is given)", metavar="NAME[:VERSION]",

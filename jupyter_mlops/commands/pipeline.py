@@ -29,9 +29,9 @@ import hashlib
 import json
 import re
 import time
+from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import tomllib
@@ -255,7 +255,7 @@ def _paths(command: Command, options: dict[str, Any], folder: Path) -> dict[str,
     return out
 
 
-def _run(inv: Invocation, a: SimpleNamespace) -> Any:
+def _run(inv: Invocation, a: Namespace) -> Any:
     run_pipeline(load(a.path, parse_parameters(a.sets), a.artifacts), inv, a.start)
     return None
 

@@ -6,9 +6,9 @@ declarations, so an option exists in every adapter or in none: adding one is one
 
 from __future__ import annotations
 
+from argparse import Namespace
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 ADAPTERS = ("cli", "magic")
@@ -74,7 +74,7 @@ class Command:
     verb: tuple[str, ...]
     help: str
     options: tuple[Option, ...]
-    run: Callable[[Invocation, SimpleNamespace], Any]
+    run: Callable[[Invocation, Namespace], Any]
     magic: str | None = None
     cli: bool = True
 
@@ -97,12 +97,12 @@ class Command:
         if missing:
             raise UsageError(f"{self.name!r} needs {missing[0]!r}.")
 
-    def values(self, **given: Any) -> SimpleNamespace:
+    def values(self, **given: Any) -> Namespace:
         """The options' values from keyword arguments (JSON bodies, widget forms, pipeline steps),
         defaults filled in and each converted as a typed value would be from the command line."""
         self.check(given)
-        return SimpleNamespace(**{o.dest: o.convert(given[o.dest]) if o.dest in given else _fresh(o.default)
-                                  for o in self.options})
+        return Namespace(**{o.dest: o.convert(given[o.dest]) if o.dest in given else _fresh(o.default)
+                            for o in self.options})
 
     def __call__(self, invocation: Invocation | None = None, **given: Any) -> Any:
         return self.run(invocation or Invocation(), self.values(**given))

@@ -69,7 +69,8 @@ class _Progress:
     """Bytes pushed over all layers as a bar; each layer's outcome as a line to ``echo``."""
 
     def __init__(self, show: bool, echo: Callable[[str], None] | None) -> None:
-        self.show, self.echo, self.bar = show, echo, None
+        self.show, self.echo = show, echo
+        self.bar: Any = None  # a tqdm bar once there is something to show
         self.layers: dict[str, tuple[int, int]] = {}  # id -> (current, total)
 
     def update(self, chunk: dict[str, Any]) -> None:
