@@ -196,14 +196,17 @@ def run_pipeline(pipeline: Pipeline, inv: Invocation, start: str | None = None) 
     if start is not None and start not in ids:
         raise UsageError(f"No step {start!r} to start from; the steps: {', '.join(ids)}.")
     state = State(pipeline, start)
+    earlier = pipeline.steps[:ids.index(start)] if start is not None else []
+    resumed = {s.id: state.outputs(s) for s in earlier}  # every one checked before anything runs
     step_inv = Invocation(workspace=inv.workspace or pipeline.workspace, echo=inv.log or inv.echo, log=inv.log,
                           progress=False if inv.log else inv.progress, notebook=inv.notebook)
     context: dict[str, Any] = {"vars": pipeline.vars, "steps": {}}
     lines = []
-    skipping = start is not None
     for step in pipeline.steps:
-        skipping = skipping and step.id != start
-        line, cause = (_skipped(step, state), None) if skipping else _run_step(pipeline, step, step_inv, context)
+        if step.id in resumed:
+            line, cause = _skipped(step, resumed[step.id]), None
+        else:
+            line, cause = _run_step(pipeline, step, step_inv, context)
         context["steps"][step.id] = line.get("outputs", {})
         state.record(line)
         inv.emit(json.dumps(line, default=str))
@@ -213,8 +216,8 @@ def run_pipeline(pipeline: Pipeline, inv: Invocation, start: str | None = None) 
     return lines
 
 
-def _skipped(step: PlannedStep, state: State) -> dict[str, Any]:
-    return {"step": step.id, "verb": step.verb, "status": "skipped", "seconds": 0.0, "outputs": state.outputs(step)}
+def _skipped(step: PlannedStep, outputs: dict[str, Any]) -> dict[str, Any]:
+    return {"step": step.id, "verb": step.verb, "status": "skipped", "seconds": 0.0, "outputs": outputs}
 
 
 def _run_step(pipeline: Pipeline, step: PlannedStep, inv: Invocation,

@@ -101,6 +101,8 @@ def test_a_threshold_not_met_fails_the_run_before_anything_is_built_pushed_deplo
     assert mlops.get_model("churn@champion").version == 1
     state = json.loads((example / "mlops-artifacts" / "state.json").read_text())
     assert {k: v["status"] for k, v in state["steps"].items()} == {"register": "ok", "validate": "failed"}
+    code, lines, err = run(str(example / "pipeline.toml"), "--from", "build")  # validate never passed
+    assert (code, lines) == (1, []) and err.startswith("error: Cannot resume: step 'validate' did not succeed")
 
 
 def _pipeline(tmp_path: Path, text: str) -> str:
