@@ -9,6 +9,7 @@ password or connection string is written to disk. The executed copy is kept, pas
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -65,6 +66,8 @@ class Validation:
 def validate(ws: Workspace, model: Model, notebook: str | os.PathLike[str], parameters: Any = None,
              output: str | os.PathLike[str] | None = None, timeout: float | None = None) -> Validation:
     """Run ``notebook`` for ``model``; raises :class:`ValidationError` with the first error it raised."""
+    if importlib.util.find_spec("papermill") is None:
+        raise UsageError("Validation notebooks run with papermill: pip install 'jupyter-mlops[ci]'.")
     source = Path(notebook).expanduser().resolve()
     if not source.is_file():
         raise UsageError(f"Validation notebook {str(notebook)!r} does not exist.")
