@@ -46,8 +46,8 @@ class DeploymentService:
         """``model`` (``NAME@ALIAS``): serve the newest image (of ``image``'s name, when given) that holds
         the version the alias names, and follow it: an update without an image re-resolves it."""
         validate_name(name, "deployment")
-        if update_existing and self.exists(name):
-            return self._redeploy(name, image, model, target, tags, settings)
+        if update_existing and self.exists(name) and self._current(name).state != "failed":
+            return self._redeploy(name, image, model, target, tags, settings)  # a failed attempt is replaced below
         target_name = target or self.ws.default_target
         tgt = get_target(target_name)
         config = parse_settings(tgt.settings, settings)  # before any look-up: bad input is named first
@@ -183,6 +183,9 @@ class DeploymentService:
         img, follows = self._choose(image, follows, get_target(row.target), self._image_ref(row.image_id).split(":")[0])
         if row.state == "transitioning":
             raise ConflictError(f"Deployment {name!r} is already changing; wait for it to finish.")
+        if row.handle is None:
+            raise ConflictError(f"Deployment {name!r} never started (its creation failed); deploy it again "
+                                "(deploy --update-existing replaces it).")
         if image is None and img.id == row.image_id:
             if follows != row.model_ref:
                 self._set(name, model_ref=follows)
