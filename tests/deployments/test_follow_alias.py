@@ -86,29 +86,21 @@ def test_deploy_with_update_existing_updates_only_when_the_settings_are_the_same
         mlops.undeploy("ci")
 
 
-def test_deploy_with_update_existing_replaces_a_failed_attempt(two_versions: dict[int, list[float]],
-                                                              tmp_path: Path) -> None:
+
+def test_a_deployment_whose_creation_failed_is_not_updated_but_replaced(two_versions: dict[int, list[float]],
+                                                                        tmp_path: Path) -> None:
     script = tmp_path / "score.py"
     script.write_text("def init():\n    raise RuntimeError('no weights')\n\ndef run(data):\n    return data\n")
     mlops.build_image("broken", "churn:1", script=script, docker=False)
     with pytest.raises(mlops.DeploymentError):
         mlops.deploy("ci", "broken:1", target="process", ready_timeout=20, update_existing=True)
     assert mlops.get_deployment("ci").state == "failed"
+    with pytest.raises(mlops.ConflictError, match=r"^Deployment 'ci' never started \(its creation failed\); "
+                                                  r"deploy it again \(deploy --update-existing replaces it\)\.$"):
+        mlops.update_deployment("ci", "churn-svc:2")
     try:
         dep = mlops.deploy("ci", "churn-svc:2", target="process", update_existing=True)
         assert (dep.state, dep.image) == ("healthy", "churn-svc:2")
         assert _served(dep) == pytest.approx(two_versions[2])
     finally:
         mlops.undeploy("ci")
-
-
-def test_updating_a_deployment_whose_creation_failed_says_to_deploy_it_again(two_versions: dict[int, list[float]],
-                                                                            tmp_path: Path) -> None:
-    script = tmp_path / "score.py"
-    script.write_text("def init():\n    raise RuntimeError('no weights')\n\ndef run(data):\n    return data\n")
-    mlops.build_image("broken", "churn:1", script=script, docker=False)
-    with pytest.raises(mlops.DeploymentError):
-        mlops.deploy("half", "broken:1", target="process", ready_timeout=20)
-    with pytest.raises(mlops.ConflictError, match=r"^Deployment 'half' never started \(its creation failed\); "
-                                                  r"deploy it again \(deploy --update-existing replaces it\)\.$"):
-        mlops.update_deployment("half", "churn-svc:2")
