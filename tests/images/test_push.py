@@ -87,3 +87,4 @@ def test_push_then_pull_gives_the_same_digest_and_edge_and_kubernetes_deploy_fro
                 mlops.undeploy(dep)
         for img in client.images.list(name=f"{container_registry.address}/jupyter-mlops/{name}"):
             client.images.remove(img.id, force=True)
+        mlops.delete_image(name, 1)  # and its local tag: a name made for this run
