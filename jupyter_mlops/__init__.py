@@ -14,20 +14,23 @@ from ._version import __version__ as __version__
 
 _EXPORTS = {
     "api": [
-        "build_image", "collected_data", "dashboard", "delete_image", "delete_model", "deploy",
+        "build_image", "collected_data", "dashboard", "delete_alias", "delete_image", "delete_model", "deploy",
         "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
-        "list_deployments", "list_images", "list_models", "regen_key", "register_model", "serve",
-        "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model",
+        "list_deployments", "list_images", "list_models", "push_image", "regen_key", "register_model", "serve",
+        "set_alias", "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image",
+        "update_model", "validate_model",
     ],
     "monitoring.dashboard": ["Dashboard"],
     "deployments.records": ["Deployment", "DeploymentList"],
     "errors": [
         "BuildError", "ConflictError", "DeploymentError", "ImmutableError", "InUseError",
-        "InvalidNameError", "MlopsError", "NotFoundError", "StoreError", "UsageError",
+        "InvalidNameError", "MlopsError", "NotFoundError", "PipelineError", "PushError", "StoreError", "UsageError",
+        "ValidationError",
     ],
-    "images.records": ["Image", "ImageList"],
+    "images.records": ["Image", "ImageList", "Push"],
     "local_server": ["LocalServer"],
     "registry.records": ["Model", "ModelList"],
+    "registry.validation": ["Validation"],
     "workspace": ["Workspace", "use_workspace"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -70,6 +73,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         build_image,
         collected_data,
         dashboard,
+        delete_alias,
         delete_image,
         delete_model,
         deploy,
@@ -82,15 +86,18 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         list_deployments,
         list_images,
         list_models,
+        push_image,
         regen_key,
         register_model,
         serve,
+        set_alias,
         set_baseline,
         smoke_test_image,
         undeploy,
         update_deployment,
         update_image,
         update_model,
+        validate_model,
     )
     from .deployments.records import Deployment, DeploymentList  # noqa: F401
     from .errors import (  # noqa: F401
@@ -102,11 +109,15 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         InvalidNameError,
         MlopsError,
         NotFoundError,
+        PipelineError,
+        PushError,
         StoreError,
         UsageError,
+        ValidationError,
     )
-    from .images.records import Image, ImageList  # noqa: F401
+    from .images.records import Image, ImageList, Push  # noqa: F401
     from .local_server import LocalServer  # noqa: F401
     from .monitoring.dashboard import Dashboard  # noqa: F401
     from .registry.records import Model, ModelList  # noqa: F401
+    from .registry.validation import Validation  # noqa: F401
     from .workspace import Workspace, use_workspace  # noqa: F401

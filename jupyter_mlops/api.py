@@ -12,14 +12,16 @@ from typing import Any
 
 from .deployments.records import Deployment, DeploymentList
 from .deployments.service import DeploymentService
-from .images.records import Image, ImageList
+from .errors import UsageError
+from .images.records import Image, ImageList, Push
 from .images.registry import ImageRegistry
 from .local_server import LocalServer
 from .monitoring.dashboard import Dashboard
 from .monitoring.drift import summarize
-from .names import ref_of
+from .names import Ref, parse_version, ref_of
 from .registry.models import DEFAULT_PAGE, ModelRegistry
 from .registry.records import Model, ModelList
+from .registry.validation import Validation
 from .workspace import Workspace, current_workspace, resolve_workspace
 
 WorkspaceArg = Workspace | str | os.PathLike[str] | None
@@ -42,15 +44,18 @@ def register_model(
     description: str | None = None,
     framework: str | None = None,
     baseline: Any = None,
+    source: str | None = None,
     progress: bool | None = None,
     workspace: WorkspaceArg = None,
 ) -> Model:
     """Register a file or folder as the next version of model ``name``.
 
     ``baseline``: training data (DataFrame or array); its per-feature summary is stored with the
-    version, and drift of collected inputs is measured against it."""
+    version, and drift of collected inputs is measured against it. Provenance is recorded with it
+    (``model.provenance``): the notebook or script (``source`` when given), the git commit and whether
+    tracked files had changes, papermill's parameters, the Python and package versions, the CI run."""
     reg = _models(workspace)
-    model = reg.register(path, name, tags, properties, description, framework, progress)
+    model = reg.register(path, name, tags, properties, description, framework, progress, source)
     if baseline is not None:
         reg.set_baseline(model.name, model.version, summarize(baseline))
     return model
@@ -59,7 +64,7 @@ def register_model(
 def set_baseline(model: Model | str, data: Any, *, workspace: WorkspaceArg = None) -> dict[str, Any]:
     """Store per-feature summary statistics of ``data`` (training data) with a model version."""
     reg = _models(workspace)
-    found = reg.get(*ref_of(model))
+    found = reg.resolve(model)
     baseline = summarize(data)
     reg.set_baseline(found.name, found.version, baseline)
     return baseline
@@ -87,9 +92,46 @@ def dashboard(deployment: str, *, since: str | None = "1h", threshold: float = 0
 
 
 def get_model(name: str, version: int | str | None = None, *, workspace: WorkspaceArg = None) -> Model:
-    """A model version (``"name:3"`` works too); the latest when no version is given."""
+    """A model version: ``"name:3"`` and ``"name@champion"`` (an alias; ``@latest`` is built in) work
+    too; the latest when no version is given."""
     ref = ref_of(name)
-    return _models(workspace).get(ref.name, version if version is not None else ref.version)
+    if version is not None:
+        if ref.version is not None or ref.alias is not None:
+            raise UsageError(f"Give the version once: {name!r} already names one.")
+        ref = Ref(ref.name, parse_version(version))
+    return _models(workspace).resolve(ref)
+
+
+def set_alias(name: str, alias: str, version: int | str, *, workspace: WorkspaceArg = None) -> Model:
+    """Point ``name@alias`` (``churn@champion``) at a version; it leaves the version it named before.
+    Everything that takes a model reference takes ``name@alias``; a deployment that follows one
+    (``deploy(..., model="churn@champion")``) serves the version it names after its next update."""
+    return _models(workspace).set_alias(name, alias, version)
+
+
+def delete_alias(name: str, alias: str, *, workspace: WorkspaceArg = None) -> None:
+    """Remove ``name@alias``; the version it named stays."""
+    _models(workspace).delete_alias(name, alias)
+
+
+def validate_model(
+    model: Model | str,
+    notebook: str | os.PathLike[str],
+    *,
+    parameters: dict[str, Any] | list[str] | None = None,
+    output: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+    workspace: WorkspaceArg = None,
+) -> Validation:
+    """Run a validation notebook for a model version with papermill: it gets the parameter ``model``
+    (``NAME:VERSION``, ``model`` may be an alias) and ``parameters`` (test data, thresholds), runs in its
+    own folder, and uses this workspace. An exception in it, such as a failed assertion, raises
+    :class:`ValidationError` with that exception's line. The executed copy is kept at ``output``
+    (default: under the workspace's ``validations/NAME/VERSION/``), passed or failed."""
+    from .registry.validation import validate
+
+    ws = _ws(workspace)
+    return validate(ws, ModelRegistry(ws).resolve(model), notebook, parameters, output, timeout)
 
 
 def list_models(
@@ -133,9 +175,11 @@ def download_model(
     progress: bool | None = None,
     workspace: WorkspaceArg = None,
 ) -> Path:
-    """Write a model's file or folder into ``target_dir``; ``model`` is a Model or ``"name[:version]"``."""
-    ref = ref_of(model)
-    return _models(workspace).download(ref.name, ref.version, target_dir, exist_ok, progress)
+    """Write a model's file or folder into ``target_dir``; ``model`` is a Model, ``"name[:version]"`` or
+    ``"name@alias"``."""
+    reg = _models(workspace)
+    found = reg.resolve(model)
+    return reg.download(found.name, found.version, target_dir, exist_ok, progress)
 
 
 def _images(workspace: WorkspaceArg) -> ImageRegistry:
@@ -205,14 +249,25 @@ def smoke_test_image(image: Image | str, data: Any, *, timeout: float = 120.0, w
     return smoke_test(img, data, timeout)
 
 
+def push_image(image: Image | str, registry: str, *, progress: bool = True, echo: Callable[[str], None] | None = None,
+               workspace: WorkspaceArg = None) -> Push:
+    """Push a built image to a container registry (``127.0.0.1:5000``, ``registry.example.com/ml``) with
+    Docker's own credentials (``docker login``), streaming progress; records the reference and the digest
+    the registry answered (``image.pushes``). Kubernetes and edge deployments given ``registry=`` pull
+    that push, pinned by its digest."""
+    return _images(workspace).push(image, registry, progress, echo)
+
+
 def _deployments(workspace: WorkspaceArg) -> DeploymentService:
     return DeploymentService(_ws(workspace))
 
 
 def deploy(
     name: str,
-    image: Image | str,
+    image: Image | str | None = None,
     *,
+    model: str | None = None,
+    update_existing: bool = False,
     target: str | None = None,
     auth: bool = True,
     tags: dict[str, str] | list[str] | None = None,
@@ -243,10 +298,16 @@ def deploy(
 
     Each target supports its own settings (``replicas`` and ``autoscale`` on kubernetes, ``cpu`` and
     ``memory`` on docker and kubernetes, ...); one it does not support is an error naming both.
-    Returns once it serves, with ``scoring_uri``, ``swagger_uri`` and ``score()``."""
-    given = {k: v for k, v in locals().items()
-             if k not in ("name", "image", "target", "tags", "auth", "workspace") and v not in (None, False)}
-    return _deployments(workspace).deploy(name, image, target, tags, auth=auth, **given)
+    Returns once it serves, with ``scoring_uri``, ``swagger_uri`` and ``score()``.
+
+    ``model="churn@champion"`` follows a model alias: the deployment serves the newest image (of
+    ``image``'s name, when given without a version) holding the version the alias names, records both,
+    and :func:`update_deployment` without an image moves it to the version the alias names then.
+    ``update_existing=True`` updates a deployment of that name instead of refusing (CI runs that deploy on
+    every push); its target and settings must be the ones given."""
+    given = {k: v for k, v in locals().items() if k not in (
+        "name", "image", "model", "update_existing", "target", "tags", "auth", "workspace") and v not in (None, False)}
+    return _deployments(workspace).deploy(name, image, target, tags, model, update_existing, auth=auth, **given)
 
 
 def get_deployment(name: str, *, workspace: WorkspaceArg = None) -> Deployment:
@@ -262,11 +323,15 @@ def list_deployments(*, model: str | None = None, image: str | None = None,
     return _deployments(workspace).list(model, image, tags, limit, offset, refresh)
 
 
-def update_deployment(name: str, image: Image | str, *, ready_timeout: float | None = None,
-                      workspace: WorkspaceArg = None) -> Deployment:
+def update_deployment(name: str, image: Image | str | None = None, *, model: str | None = None,
+                      ready_timeout: float | None = None, workspace: WorkspaceArg = None) -> Deployment:
     """Move a deployment to another image; the old version serves until the new one is ready, and
-    keeps serving (the failure recorded, with the log tail) if it never is."""
-    return _deployments(workspace).update(name, image, ready_timeout)
+    keeps serving (the failure recorded, with the log tail) if it never is.
+
+    Without ``image``, a deployment that follows a model alias (``deploy(..., model="churn@champion")``)
+    re-resolves it: it moves to the newest image of its image's name that holds the version the alias
+    names now, and stays as it is when it serves that already. ``model`` changes what it follows."""
+    return _deployments(workspace).update(name, image, ready_timeout, model)
 
 
 def undeploy(name: str, *, workspace: WorkspaceArg = None) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path, PurePosixPath
 
 from .artifacts.stores import LocalArtifactStore, blob_key
 from .errors import UsageError
-from .names import ref_of
 from .registry.models import ModelRegistry
 from .registry.records import Model
 from .serving.config import ServerConfig
@@ -24,7 +23,7 @@ def resolve_models(ws: Workspace, models: list[Model | str]) -> list[Model]:
     if not models:
         raise UsageError("Give at least one model (NAME or NAME:VERSION).")
     reg = ModelRegistry(ws)
-    return [m if isinstance(m, Model) else reg.get(*ref_of(m)) for m in models]
+    return [m if isinstance(m, Model) else reg.resolve(m) for m in models]
 
 
 def place_model(ws: Workspace, model: Model, root: Path) -> None:

@@ -9,7 +9,10 @@
     |   +-- ImmutableError          changing a property that is add-only
     +-- StoreError                  the metadata or artifact store failed or is unreachable
     +-- BuildError                  an image build failed (carries the log tail)
+    +-- PushError                   pushing an image to a container registry failed
     +-- DeploymentError             a deployment failed or is unhealthy (carries the log tail)
+    +-- ValidationError             a validation notebook failed (its executed copy is kept)
+    +-- PipelineError               a pipeline step failed (names the step; carries its error)
 
 In IPython an MlopsError renders as its one line (``_render_traceback_``), so a failing cell shows
 the cause rather than a traceback; papermill still sees the exception and fails the run.
@@ -68,5 +71,22 @@ class BuildError(MlopsError):
     """An image build failed."""
 
 
+class PushError(MlopsError):
+    """Pushing an image to a container registry failed."""
+
+
 class DeploymentError(MlopsError):
     """A deployment failed or is unhealthy."""
+
+
+class ValidationError(MlopsError):
+    """A validation notebook raised (a failed assertion, say): the model did not pass."""
+
+
+class PipelineError(MlopsError):
+    """A pipeline step failed: ``step`` names it and ``cause`` is the step's own error."""
+
+    def __init__(self, message: str, *, step: str, cause: MlopsError | None = None) -> None:
+        super().__init__(message, detail=cause.detail if cause is not None else None)
+        self.step = step
+        self.cause = cause

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import InvalidNameError, UsageError
 
@@ -36,22 +37,43 @@ def parse_version(text: object) -> int:
     raise UsageError(f"Invalid version {text!r}: versions are positive integers.")
 
 
+LATEST = "latest"  # the built-in alias: always the newest version
+_ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
+
+
+def validate_alias(alias: object) -> str:
+    """An alias name (``champion``, ``prod-eu``): a letter, then letters, digits, '-' and '_'."""
+    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias) or len(alias) > MAX_NAME:
+        raise UsageError(f"Invalid alias {alias!r}: a letter, then letters, digits, '-' and '_' "
+                         f"(at most {MAX_NAME} characters).")
+    return alias
+
+
 @dataclass(frozen=True)
 class Ref:
-    """``NAME`` or ``NAME:VERSION``."""
+    """``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS`` (models only; ``NAME@latest`` is the newest)."""
 
     name: str
     version: int | None = None
+    alias: str | None = None
 
     def __str__(self) -> str:
+        if self.alias is not None:
+            return f"{self.name}@{self.alias}"
         return self.name if self.version is None else f"{self.name}:{self.version}"
-
-    def __iter__(self) -> Iterator[str | int | None]:
-        return iter((self.name, self.version))
 
 
 def parse_ref(text: str, kind: str = "model") -> Ref:
-    """Parse ``NAME[:VERSION]``."""
+    """Parse ``NAME[:VERSION]``, or for models ``NAME@ALIAS`` too."""
+    if not isinstance(text, str):
+        raise UsageError(f"Invalid {kind} {text!r}: give NAME or NAME:VERSION.")
+    name, at, alias = text.partition("@")
+    if at:
+        if kind != "model":
+            raise UsageError(f"Invalid {kind} {text!r}: only models have aliases; give NAME or NAME:VERSION.")
+        if ":" in name:
+            raise UsageError(f"Invalid model {text!r}: give NAME:VERSION or NAME@ALIAS, not both.")
+        return Ref(validate_name(name, kind), alias=validate_alias(alias))
     name, sep, version = text.partition(":")
     validate_name(name, kind)
     return Ref(name, parse_version(version) if sep else None)
@@ -59,7 +81,7 @@ def parse_ref(text: str, kind: str = "model") -> Ref:
 
 def ref_of(obj: object, kind: str = "model") -> Ref:
     """A :class:`Ref` from a record (a Model or an Image: anything with a name and a version) or
-    from ``NAME[:VERSION]`` text."""
+    from ``NAME[:VERSION]`` (or ``NAME@ALIAS``) text."""
     if isinstance(obj, str):
         return parse_ref(obj, kind)
     name, version = getattr(obj, "name", None), getattr(obj, "version", None)
@@ -71,6 +93,8 @@ def ref_of(obj: object, kind: str = "model") -> Ref:
 def parse_exact_ref(text: str, kind: str = "model") -> tuple[str, int]:
     """``NAME:VERSION`` where the version is required (deletes name one version, never "the latest")."""
     ref = parse_ref(text, kind)
+    if ref.alias is not None:
+        raise UsageError(f"Give the version, not an alias: {ref.name}:VERSION (an alias moves; this names one).")
     if ref.version is None:
         raise UsageError(f"Give the version to delete: {ref.name}:VERSION.")
     return ref.name, ref.version
@@ -125,6 +149,25 @@ def parse_pairs(pairs: object, what: str = "tag") -> dict[str, str]:
     for key in out:
         if len(key) > MAX_NAME:
             raise UsageError(f"Invalid {what} key {key[:40]!r}...: at most {MAX_NAME} characters.")
+    return out
+
+
+def parse_parameters(value: object) -> dict[str, Any]:
+    """A dict, or ``K=V`` strings whose values are read as JSON when they are JSON (``0.9``, ``true``,
+    ``[1, 2]``) and as text otherwise (``data/test.csv``)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    out: dict[str, Any] = {}
+    for pair in [value] if isinstance(value, str) else list(value):  # type: ignore[call-overload]
+        key, sep, text = str(pair).partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise UsageError(f"Invalid parameter {pair!r}: write NAME=VALUE with a Python name.")
+        try:
+            out[key.strip()] = json.loads(text)
+        except ValueError:
+            out[key.strip()] = text
     return out
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from jupyter_mlops.workspace import ENV_VAR, Workspace, use_workspace
 
-from .services import Azurite, Postgres, ensure_base_image
+from .services import Azurite, ContainerRegistry, Postgres, ensure_base_image
 
 
 @pytest.fixture(autouse=True)
@@ -86,6 +86,14 @@ def azurite() -> Iterator[Azurite]:
     az = Azurite()
     yield az
     az.close()
+
+
+@pytest.fixture(scope="session")
+def container_registry() -> Iterator[ContainerRegistry]:
+    """A registry images are pushed to and pulled from (``container_registry.address``: 127.0.0.1:PORT)."""
+    registry = ContainerRegistry()
+    yield registry
+    registry.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

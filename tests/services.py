@@ -1,4 +1,4 @@
-"""Real services for the tests: PostgreSQL, Azurite and the Docker engine, started on 127.0.0.1.
+"""Real services for the tests: PostgreSQL, Azurite, a container registry and the Docker engine, started on 127.0.0.1.
 
 Each helper finds what ``.ci/run`` installed; when something is missing the test fails with a
 message that says how to install it (set JUPYTER_MLOPS_TEST_SKIP_MISSING=1 to skip instead).
@@ -130,6 +130,46 @@ class Azurite:
 
     def close(self) -> None:
         self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+REGISTRY_CONFIG = """version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+class ContainerRegistry:
+    """Debian's ``docker-registry`` (the CNCF distribution registry) on a free 127.0.0.1 port, storing in a
+    temporary folder. Docker treats 127.0.0.0/8 registries as insecure, so it pushes over plain HTTP."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("docker-registry")
+        if binary is None:
+            missing("docker-registry", "apt-get install docker-registry")
+        self.dir = Path(tempfile.mkdtemp(prefix="mlops-registry-"))
+        self.port = free_port()
+        (self.dir / "config.yml").write_text(REGISTRY_CONFIG.format(root=self.dir / "storage", port=self.port))
+        self.proc = subprocess.Popen([str(binary), "serve", str(self.dir / "config.yml")],
+                                     stdout=subprocess.DEVNULL, stderr=open(self.dir / "log", "wb"))  # noqa: SIM115
+        wait_for_port(self.port, 30, self.proc)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

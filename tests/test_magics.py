@@ -158,3 +158,20 @@ def test_monitor_magic_returns_the_dashboard(ip: InteractiveShell, model_file: P
         assert _usage_error(ip, "monitor", "watched --since soon").startswith("Invalid duration 'soon'")
     finally:
         ip.run_line_magic("undeploy", "watched")
+
+
+def test_aliases_from_magics_and_the_model_shows_its_aliases_and_provenance(
+        ip: InteractiveShell, model_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ip.run_line_magic("register_model", f"{model_file} --name lr --source train.py")
+    ip.run_line_magic("register_model", f"{model_file} --name lr")
+    assert ip.run_line_magic("set_alias", "lr champion 1").aliases == ["champion"]
+    shown = ip.run_line_magic("model", "lr@champion")
+    assert (shown.version, shown.provenance["source"]) == (1, "train.py")  # as given: no such file here
+    html = shown._repr_html_()
+    assert "@champion" in html and "Provenance" in html and "python" in html
+    assert capsys.readouterr().out == ""  # a notebook shows the provenance in the HTML, not as printed lines
+    ip.run_line_magic("delete_alias", "lr champion")
+    assert capsys.readouterr().out == "Deleted alias lr@champion.\n"
+    assert _usage_error(ip, "model", "lr@champion") == "Model lr has no alias 'champion' (its aliases: none)."
+    assert _usage_error(ip, "delete_model", "lr@latest") == (
+        "Give the version, not an alias: lr:VERSION (an alias moves; this names one).")

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 need_apt=()
-for pkg in postgresql docker.io debootstrap chromium wrk nodejs npm; do
+for pkg in postgresql docker.io docker-registry debootstrap chromium wrk nodejs npm; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
 done
 # Machines that ship their own node/npm (not from Debian) keep them.

@@ -42,7 +42,8 @@ def _show(inv: Invocation, a: Namespace) -> Any:
 
 
 def _update(inv: Invocation, a: Namespace) -> Any:
-    return api.update_deployment(a.name, a.image, ready_timeout=a.ready_timeout, workspace=inv.workspace)
+    return api.update_deployment(a.name, a.image, model=a.model, ready_timeout=a.ready_timeout,
+                                 workspace=inv.workspace)
 
 
 def _delete(inv: Invocation, a: Namespace) -> Any:
@@ -73,13 +74,17 @@ def _score(inv: Invocation, a: Namespace) -> Any:
     return api.get_deployment(a.name, workspace=inv.workspace).score(a.data)
 
 
-IMAGE = Option("image", ("--image", "-i"), "image to deploy: NAME or NAME:VERSION", required=True,
+IMAGE = Option("image", ("--image", "-i"), "image: NAME:VERSION, or NAME for its newest that holds --model",
                metavar="IMAGE[:VERSION]", complete="image_ref")
+MODEL = Option("model", ("--model", "-m"), "follow this model alias (NAME@ALIAS): serve the newest image holding the "
+               "version it names, and move with it on updates", metavar="NAME@ALIAS", complete="model_ref")
 READY_TIMEOUT = Option("ready_timeout", ("--ready-timeout",), "seconds to wait for the new version to be ready",
                        parse=_seconds, metavar="SECONDS")
 
 DEPLOY_OPTIONS = (
-    Option("name", (), "deployment name", complete="deployment"), IMAGE,
+    Option("name", (), "deployment name", complete="deployment"), IMAGE, MODEL,
+    Option("update_existing", ("--update-existing",), "update NAME if it exists (its target and settings as given)",
+           switch=True, default=False),
     Option("target", ("--target", "-T"), "process, docker, kubernetes, edge or a plugin (default: the workspace's)",
            complete="target"),
     Option("port", ("--port",), "port (default: a free one)", parse=_port),
@@ -107,7 +112,8 @@ DEPLOY_OPTIONS = (
 COMMANDS = (
     Command(("deploy",), "Deploy an image as an HTTP scoring service.", DEPLOY_OPTIONS, _deploy, magic="deploy"),
     Command(("deployments", "list"), "List deployments (their recorded state; --refresh probes them).", (
-        Option("model", ("--model", "-m"), "only deployments whose image contains this model", complete="model_ref"),
+        Option("model", ("--model", "-m"), "only deployments whose image contains this model (NAME, NAME:VERSION or "
+               "NAME@ALIAS)", complete="model_ref"),
         Option("image", ("--image", "-i"), "only deployments of this image (NAME or NAME:VERSION)",
                complete="image_ref"),
         options.tag_filters(), *options.page(),
@@ -117,8 +123,9 @@ COMMANDS = (
         options.deployment_name(),
         Option("lines", ("--lines",), "log lines to show", parse=partial(parse_int, what="lines"), default=20),
     ), _show, magic="deployment"),
-    Command(("deployments", "update"), "Move a deployment to another image: the old serves until the new is ready.",
-            (options.deployment_name(), IMAGE, READY_TIMEOUT), _update, magic="update_deployment"),
+    Command(("deployments", "update"), "Move a deployment to another image (or to what the alias it follows names "
+            "now): the old serves until the new is ready.",
+            (options.deployment_name(), IMAGE, MODEL, READY_TIMEOUT), _update, magic="update_deployment"),
     Command(("deployments", "delete"), "Stop and remove a deployment.", (options.deployment_name(),), _delete,
             magic="undeploy"),
     Command(("deployments", "keys"), "Print a deployment's keys.", (options.deployment_name(),), _keys),

@@ -24,8 +24,8 @@ def page() -> tuple[Option, Option]:
     )
 
 
-def model_ref(help: str = "NAME or NAME:VERSION (the latest when no version is given)") -> Option:
-    return Option("ref", (), help, metavar="NAME[:VERSION]", complete="model_ref")
+def model_ref(help: str = "NAME, NAME:VERSION or NAME@ALIAS (the latest when neither is given)") -> Option:
+    return Option("ref", (), help, metavar="NAME[:VERSION|@ALIAS]", complete="model_ref")
 
 
 def exact_ref(kind: str) -> Option:

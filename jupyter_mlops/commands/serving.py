@@ -22,8 +22,8 @@ def _serve(inv: Invocation, a: Namespace) -> Any:
 
 COMMANDS = (
     Command(("serve",), "Serve registered models over HTTP (CLI: in the foreground; notebook: in the background).", (
-        Option("models", ("--model", "-m"), "model NAME[:VERSION] (repeatable)", many=True, required=True,
-               metavar="NAME[:VERSION]", complete="model_ref"),
+        Option("models", ("--model", "-m"), "model NAME[:VERSION|@ALIAS] (repeatable)", many=True, required=True,
+               metavar="NAME[:VERSION|@ALIAS]", complete="model_ref"),
         Option("script", ("--script", "-s"), "scoring script with init() and run(data)", complete="path"),
         Option("host", ("--host",), "address to listen on", default="127.0.0.1"),
         Option("port", ("--port",), "port (default: 5001 in the foreground, a free one in a notebook; 0: a free one)",

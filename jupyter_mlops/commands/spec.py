@@ -7,7 +7,7 @@ declarations, so an option exists in every adapter or in none: adding one is one
 from __future__ import annotations
 
 from argparse import Namespace
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,7 @@ class Invocation:
 
     workspace: Any = None
     echo: Callable[[str], None] = print  # extra lines (events, logs, 'wrote ...')
+    emit: Callable[[str], None] = print  # result lines a command streams (a pipeline's step lines): stdout
     log: Callable[[str], None] | None = None  # streamed build output; None: the API's own display
     progress: bool | None = None  # bars for long transfers; None: large ones only
     notebook: bool = False
@@ -84,24 +85,24 @@ class Command:
     def options_for(self, adapter: str) -> tuple[Option, ...]:
         return tuple(o for o in self.options if o.for_adapter(adapter))
 
-    def values(self, **given: Any) -> Namespace:
-        """The options' values from keyword arguments (JSON bodies, widget forms), defaults filled
-        in and each converted as a typed value would be from the command line."""
+    def check(self, given: Iterable[str]) -> None:
+        """Name an option that does not exist or a required one that is missing (values unseen)."""
         from ..errors import UsageError
 
-        known = {o.dest: o for o in self.options}
+        known = [o.dest for o in self.options]
         unknown = sorted(set(given) - set(known))
         if unknown:
             raise UsageError(f"Unknown option {unknown[0]!r} for {self.name!r}; it takes: {', '.join(known)}.")
-        out = {}
-        for dest, opt in known.items():
-            if dest in given:
-                out[dest] = opt.convert(given[dest])
-            elif opt.required:
-                raise UsageError(f"{self.name!r} needs {dest!r}.")
-            else:
-                out[dest] = _fresh(opt.default)
-        return Namespace(**out)
+        missing = [o.dest for o in self.options if o.required and o.dest not in given]
+        if missing:
+            raise UsageError(f"{self.name!r} needs {missing[0]!r}.")
+
+    def values(self, **given: Any) -> Namespace:
+        """The options' values from keyword arguments (JSON bodies, widget forms, pipeline steps),
+        defaults filled in and each converted as a typed value would be from the command line."""
+        self.check(given)
+        return Namespace(**{o.dest: o.convert(given[o.dest]) if o.dest in given else _fresh(o.default)
+                            for o in self.options})
 
     def __call__(self, invocation: Invocation | None = None, **given: Any) -> Any:
         return self.run(invocation or Invocation(), self.values(**given))

@@ -32,6 +32,7 @@ class Deployment:
     created_at: float = field(default=0.0, repr=False)
     updated_at: float = field(default=0.0, repr=False)
     events: list[Event] = field(default_factory=list, repr=False)
+    follows: str | None = None  # the model alias it follows (NAME@ALIAS): updates without an image re-resolve it
     _service: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -51,7 +52,8 @@ class Deployment:
 
     def summary(self) -> dict[str, object]:
         return {"name": self.name, "state": self.state, "target": self.target, "image": self.image,
-                "models": ", ".join(self.models), "scoring URI": self.scoring_uri or "", "tags": fmt_kv(self.tags),
+                "models": ", ".join(self.models), "follows": self.follows or "", "scoring URI": self.scoring_uri or "",
+                "tags": fmt_kv(self.tags),
                 "updated": fmt_time(self.updated_at)}
 
     def to_dict(self) -> dict[str, Any]:

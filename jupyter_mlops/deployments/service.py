@@ -15,7 +15,8 @@ from ..errors import ConflictError, DeploymentError, NotFoundError, UsageError
 from ..images.records import Image
 from ..images.registry import ImageRegistry, image_ids_of, image_ids_with_model
 from ..local_server import free_port
-from ..names import parse_filters, parse_pairs, ref_of, validate_name
+from ..names import LATEST, Ref, parse_filters, parse_pairs, ref_of, validate_name
+from ..registry.models import ModelRegistry
 from ..store import kv
 from ..store.metadata import insert_id
 from ..store.paging import fetch_page
@@ -40,21 +41,25 @@ class DeploymentService:
         return self.ws.state_dir / "deployments" / name
 
     # --- create ---------------------------------------------------------------------------------
-    def deploy(self, name: str, image: Image | str, target: str | None = None, tags: Any = None,
-               **settings: Any) -> Deployment:
+    def deploy(self, name: str, image: Image | str | None, target: str | None = None, tags: Any = None,
+               model: str | None = None, update_existing: bool = False, **settings: Any) -> Deployment:
+        """``model`` (``NAME@ALIAS``): serve the newest image (of ``image``'s name, when given) that holds
+        the version the alias names, and follow it: an update without an image re-resolves it."""
         validate_name(name, "deployment")
+        if update_existing and self.exists(name) and self._current(name).state != "failed":
+            return self._redeploy(name, image, model, target, tags, settings)  # a failed attempt is replaced below
         target_name = target or self.ws.default_target
         tgt = get_target(target_name)
         config = parse_settings(tgt.settings, settings)  # before any look-up: bad input is named first
         tags = parse_pairs(tags, "tag")
-        img = self._image(image)
+        img, follows = self._choose(image, model, tgt)
         for what, path in (("TLS certificate", config.tls_cert), ("TLS key file", config.tls_key),
                            ("TLS CA file", config.tls_ca)):
             if path and not Path(path).is_file():
                 raise UsageError(f"{what} {path!r} does not exist.")
         if isinstance(config, LocalSettings) and not config.port:
             config.port = free_port(config.host)
-        self._reserve(name, img, target_name, config, tags)
+        self._reserve(name, img, target_name, config, tags, follows)
         home = self.home(name)
         ctx = self._tracked(DeployContext(name, img, config, self.ws, home))
         try:
@@ -65,10 +70,53 @@ class DeploymentService:
             self._settle(name, _reason(exc), failed=isinstance(exc, Exception))
             raise
         self._set(name, state="healthy", handle=handle, scoring_uri=tgt.scoring_uri(ctx), transition=None)
-        self._event(name, "created", f"serving image {img.ref} on {target_name}")
+        self._event(name, "created", f"serving image {img.ref} on {target_name}{_following(follows, img)}")
         return self.get(name, refresh=False)
 
-    def _reserve(self, name: str, img: Image, target: str, config: Settings, tags: dict[str, str]) -> None:
+    def _redeploy(self, name: str, image: Image | str | None, model: str | None, target: str | None, tags: Any,
+                  settings: dict[str, Any]) -> Deployment:
+        """``deploy`` of a name that exists, asked to update it: only the image (or the model it follows)
+        and tags change; a target or a setting that differs from the deployment's own is an error."""
+        row = self._current(name)
+        if target is not None and target != row.target:
+            raise UsageError(f"Deployment {name!r} runs on {row.target!r}, not {target!r}; undeploy it to move it.")
+        wanted = to_record(parse_settings(get_target(row.target).settings, settings))
+        for key in sorted(set(settings) - {"ready_timeout"}):
+            if wanted[key] != row.config.get(key):
+                raise UsageError(f"Deployment {name!r} has {key}={row.config.get(key)!r}; updating it changes the "
+                                 f"image only (given {key}={wanted[key]!r}): undeploy it to change its settings.")
+        if tags:
+            with self.ws.metadata.begin() as conn:
+                kv.set_tags(conn, KIND, row.id, parse_pairs(tags, "tag"), ())
+        return self.update(name, image, settings.get("ready_timeout"), model)
+
+    def _choose(self, image: Image | str | None, model: str | None, tgt: Any,
+                name: str | None = None) -> tuple[Image, str | None]:
+        """The image to serve, and the model reference it follows (None: it follows none).
+
+        With ``model``: the newest image of ``image``'s name (else ``name``, else any) holding the version
+        ``model`` names now; an image given with its version must hold that version."""
+        if model is None:
+            if image is None:
+                raise UsageError("Give the image to deploy, or a model to follow (NAME@ALIAS).")
+            return self._image(image), None
+        ref = ref_of(model)
+        if ref.version is None and ref.alias is None:
+            ref = Ref(ref.name, alias=LATEST)
+        version = ModelRegistry(self.ws).resolve(ref)
+        if image is not None and (isinstance(image, Image) or ref_of(image, "image").version is not None):
+            img = self._image(image)
+            if version.ref not in img.models:
+                raise UsageError(f"Image {img.ref} does not hold {ref} ({version.ref}); it holds "
+                                 f"{', '.join(img.models)}.")
+            return img, str(ref)
+        if image is not None:
+            name = ref_of(image, "image").name
+        states = ("succeeded",) if tgt.runs_built_images else ("succeeded", "context")
+        return self.images.newest_with(version, name, states), str(ref)
+
+    def _reserve(self, name: str, img: Image, target: str, config: Settings, tags: dict[str, str],
+                 follows: str | None) -> None:
         if self.exists(name):
             self._current(name)  # settles an attempt whose process died, so it can be replaced
         now = time.time()
@@ -82,10 +130,12 @@ class DeploymentService:
             dep_id = insert_id(conn, deployments.insert().values(
                 name=name, image_id=img.id, target=target, config=to_record(config), state="transitioning",
                 transition={"owner": owner.current(), "image_id": img.id}, created_at=now, updated_at=now,
+                model_ref=follows,
             ))
             kv.insert(conn, KIND, dep_id, tags)
-            conn.execute(deployment_events.insert().values(deployment_id=dep_id, time=now, kind="creating",
-                                                           message=f"image {img.ref}, target {target}"))
+            conn.execute(deployment_events.insert().values(
+                deployment_id=dep_id, time=now, kind="creating",
+                message=f"image {img.ref}, target {target}{_following(follows, img)}"))
 
     # --- read -----------------------------------------------------------------------------------
     def get(self, name: str, refresh: bool = True) -> Deployment:
@@ -120,12 +170,27 @@ class DeploymentService:
         return DeploymentList(found, has_more, offset)
 
     # --- update ---------------------------------------------------------------------------------
-    def update(self, name: str, image: Image | str, ready_timeout: float | None = None) -> Deployment:
-        """Start the new image beside the old; switch when it is ready; else keep the old serving."""
-        img = self._image(image)
+    def update(self, name: str, image: Image | str | None = None, ready_timeout: float | None = None,
+               model: str | None = None) -> Deployment:
+        """Start the new image beside the old; switch when it is ready; else keep the old serving.
+
+        Without an image, a deployment that follows a model alias moves to the newest image of its
+        image's name holding the version the alias names now (nothing happens when it serves it already)."""
         row = self._current(name)
+        follows = model if model is not None else row.model_ref
+        if image is None and follows is None:
+            raise UsageError(f"Deployment {name!r} follows no model alias: give the image to update it to.")
+        img, follows = self._choose(image, follows, get_target(row.target), self._image_ref(row.image_id).split(":")[0])
         if row.state == "transitioning":
             raise ConflictError(f"Deployment {name!r} is already changing; wait for it to finish.")
+        if row.handle is None:
+            raise ConflictError(f"Deployment {name!r} never started (its creation failed); deploy it again "
+                                "(deploy --update-existing replaces it).")
+        if image is None and img.id == row.image_id:
+            if follows != row.model_ref:
+                self._set(name, model_ref=follows)
+                self._event(name, "following", f"now follows {follows}{_following(follows, img)}")
+            return self.get(name, refresh=False)
         ctx = self._context(row, img)
         if ready_timeout is not None:
             ctx.config.ready_timeout = ready_timeout
@@ -139,8 +204,8 @@ class DeploymentService:
             raise
         tgt.cleanup(row.handle)
         self._set(name, state="healthy", handle=handle, image_id=img.id, scoring_uri=tgt.scoring_uri(ctx),
-                  transition=None)
-        self._event(name, "updated", f"now serving image {img.ref}")
+                  transition=None, model_ref=follows)
+        self._event(name, "updated", f"now serving image {img.ref}{_following(follows, img)}")
         return self.get(name, refresh=False)
 
     # --- interrupted changes --------------------------------------------------------------------
@@ -257,8 +322,7 @@ class DeploymentService:
 
     # --- helpers --------------------------------------------------------------------------------
     def _image(self, image: Image | str) -> Image:
-        if isinstance(image, Image):
-            return image
+        """The image's record as stored now (an Image object given may predate a push)."""
         ref = ref_of(image, "image")
         return self.images.get(ref.name, ref.version)
 
@@ -320,8 +384,17 @@ class DeploymentService:
             name=r.name, image=image_refs[r.image_id], target=r.target, state=r.state, scoring_uri=r.scoring_uri,
             models=model_refs.get(r.image_id, []), auth=bool(r.config.get("auth", True)), config=dict(r.config),
             tags=dict(tag_map.get(r.id, {})), created_at=r.created_at, updated_at=r.updated_at,
-            events=history.get(r.id, []), _service=self,
+            events=history.get(r.id, []), follows=r.model_ref, _service=self,
         ) for r in rows]
+
+
+def _following(follows: str | None, img: Image) -> str:
+    """`` (churn@champion = churn:3)``: the alias a deployment follows and the version it resolved to."""
+    if follows is None:
+        return ""
+    name = follows.partition("@")[0]
+    held = next((m for m in img.models if m.partition(":")[0] == name), "?")
+    return f" ({follows} = {held})"
 
 
 def _reason(exc: BaseException) -> str:

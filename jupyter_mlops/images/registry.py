@@ -13,16 +13,17 @@ from typing import Any
 from sqlalchemy import Connection, Select, delete, select
 
 from ..appdir import resolve_models
-from ..errors import BuildError, InUseError, UsageError
+from ..errors import BuildError, InUseError, NotFoundError, UsageError
 from ..names import parse_filters, parse_pairs, parse_ref, validate_name
+from ..registry.aliases import version_ids
 from ..registry.records import Model
 from ..store import kv
 from ..store.metadata import insert_id
 from ..store.paging import fetch_page, find_version
-from ..store.schema import deployments, image_models, images, models
+from ..store.schema import deployments, image_models, image_pushes, images, models
 from ..workspace import Workspace
 from .context import ImageSpec, read_requirements, write_context
-from .records import Image, ImageList
+from .records import Image, ImageList, Push
 
 KIND = "image"
 
@@ -116,10 +117,37 @@ class ImageRegistry:
         with self.ws.metadata.begin() as conn:
             conn.execute(images.update().where(images.c.id == image_id).values(**values))
 
+    # --- push -----------------------------------------------------------------------------------
+    def push(self, image: Image | str, registry: str, progress: bool = True,
+             echo: Callable[[str], None] | None = None) -> Push:
+        """Push the image to ``registry`` and record where it went and the digest the registry answered."""
+        from .push import parse_registry, push
+
+        registry = parse_registry(registry)
+        img = image if isinstance(image, Image) else self.get(*_name_version(image))
+        pushed = push(img, registry, progress, echo)
+        with self.ws.metadata.begin() as conn:
+            conn.execute(image_pushes.insert().values(image_id=img.id, registry=registry, repository=pushed.repository,
+                                                      tag=pushed.tag, digest=pushed.digest, pushed_at=time.time()))
+        return self.get(img.name, img.version).pushes[-1]
+
     # --- read -----------------------------------------------------------------------------------
     def get(self, name: str, version: int | str | None = None) -> Image:
         with self.ws.metadata.read() as conn:
             return self._load(conn, [self._find(conn, name, version)])[0]
+
+    def newest_with(self, model: Model, name: str | None, states: tuple[str, ...]) -> Image:
+        """The newest image (of ``name``, when given) in one of ``states`` that holds ``model``."""
+        query = select(images).join(image_models, image_models.c.image_id == images.c.id).where(
+            image_models.c.model_id == model.id, images.c.state.in_(states))
+        if name is not None:
+            query = query.where(images.c.name == validate_name(name, "image"))
+        with self.ws.metadata.read() as conn:
+            row = conn.execute(query.order_by(images.c.id.desc()).limit(1)).first()
+            if row is not None:
+                return self._load(conn, [row])[0]
+        raise NotFoundError(f"No {' or '.join(states)} image{f' {name}' if name else ''} holds model {model.ref}; "
+                            f"build one: jupyter-mlops images build {name or 'NAME'} --model {model.ref}.")
 
     def list(self, name: str | None = None, tags: Any = None, model: str | None = None,
              limit: int = 100, offset: int = 0) -> ImageList:
@@ -149,6 +177,7 @@ class ImageRegistry:
                 raise InUseError(f"Image {name}:{row.version} is used by deployment {', '.join(users)}; "
                                  "delete or update the deployment first.")
             conn.execute(delete(image_models).where(image_models.c.image_id == row.id))
+            conn.execute(delete(image_pushes).where(image_pushes.c.image_id == row.id))
             kv.drop_all(conn, KIND, row.id)
             conn.execute(delete(images).where(images.c.id == row.id))
         if row.docker_tag:
@@ -171,11 +200,18 @@ class ImageRegistry:
                 .where(image_models.c.image_id.in_(ids)).order_by(models.c.name)
             ):
                 refs[image_id].append(f"{mname}:{mversion}")
+        pushes: dict[int, list[Push]] = {i: [] for i in ids}
+        refs_of = {r.id: f"{r.name}:{r.version}" for r in rows}
+        if ids:
+            for p in conn.execute(select(image_pushes).where(image_pushes.c.image_id.in_(ids))
+                                  .order_by(image_pushes.c.id)):
+                pushes[p.image_id].append(Push(image=refs_of[p.image_id], registry=p.registry, repository=p.repository,
+                                               tag=p.tag, digest=p.digest, pushed_at=p.pushed_at))
         return [
             Image(id=r.id, name=r.name, version=r.version, state=r.state, models=refs[r.id], created_at=r.created_at,
                   base_image=r.base_image, docker_tag=r.docker_tag, digest=r.digest, size=r.size,
                   description=r.description, tags=dict(tag_map.get(r.id, {})), spec=r.spec or {},
-                  build_log=r.build_log)
+                  build_log=r.build_log, pushes=pushes[r.id])
             for r in rows
         ]
 
@@ -189,12 +225,15 @@ def _remove_docker_image(tag: str) -> None:
         pass
 
 
+def _name_version(image: str) -> tuple[str, int | None]:
+    ref = parse_ref(image, "image")
+    return ref.name, ref.version
+
+
 def image_ids_with_model(model: str) -> Select[Any]:
-    """Ids of the images that contain ``model`` (``NAME`` or ``NAME:VERSION``)."""
-    ref = parse_ref(model)
-    sub = select(image_models.c.image_id).join(models, models.c.id == image_models.c.model_id).where(
-        models.c.name == ref.name)
-    return sub if ref.version is None else sub.where(models.c.version == ref.version)
+    """Ids of the images that contain ``model`` (``NAME``: any version; ``NAME:VERSION``; ``NAME@ALIAS``:
+    the version the alias names now)."""
+    return select(image_models.c.image_id).where(image_models.c.model_id.in_(version_ids(parse_ref(model))))
 
 
 def image_ids_of(image: str) -> Select[Any]:

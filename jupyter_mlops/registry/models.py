@@ -13,14 +13,16 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 
 from ..errors import InUseError, UsageError
-from ..names import parse_filters, parse_pairs, validate_name
+from ..names import Ref, parse_filters, parse_pairs, parse_version, ref_of, validate_name
 from ..store import kv
 from ..store.cleanup import discard_new_blobs
 from ..store.metadata import insert_id
-from ..store.paging import fetch_page, find_version
+from ..store.paging import fetch_page
 from ..store.schema import image_models, images, models
 from ..workspace import Workspace
+from . import aliases
 from .framework import FRAMEWORKS, detect_framework, read_signature
+from .provenance import capture
 from .records import Model, ModelList
 
 KIND = "model"
@@ -68,7 +70,9 @@ class ModelRegistry:
         description: str | None = None,
         framework: str | None = None,
         progress: bool | None = None,
+        source: str | None = None,
     ) -> Model:
+        """``source``: the notebook, script or pipeline step that made it (detected when not given)."""
         validate_name(name)
         tags, properties = parse_pairs(tags, "tag"), parse_pairs(properties, "property")
         src = Path(path).expanduser()
@@ -79,6 +83,7 @@ class ModelRegistry:
         elif framework not in FRAMEWORKS:
             raise UsageError(f"Unknown framework {framework!r}: use one of {', '.join(FRAMEWORKS)}.")
         signature = read_signature(src, framework)
+        provenance = capture(framework, source)
         created: list[str] = []  # blobs this call wrote: taken back if the registration fails
         try:
             entries = self._store_files(src, progress, created)
@@ -92,6 +97,7 @@ class ModelRegistry:
                         name=name, version=version, description=description, framework=framework,
                         created_at=time.time(), size=size, sha256=sha, is_folder=int(src.is_dir()),
                         files=[list(e) for e in entries], signature=signature, created_by=_user(),
+                        provenance=provenance,
                     )
                 )
                 kv.insert(conn, KIND, model_id, tags)
@@ -143,6 +149,7 @@ class ModelRegistry:
         """Delete one version; refused while an image uses it. Numbers are never reused."""
         with self.ws.metadata.begin() as conn:
             row = self._find(conn, name, version)
+            aliases.refuse_if_aliased(conn, row)
             users = conn.execute(
                 select(images.c.name, images.c.version)
                 .join(image_models, image_models.c.image_id == images.c.id)
@@ -157,11 +164,29 @@ class ModelRegistry:
             kv.drop_all(conn, KIND, row.id)
             conn.execute(delete(models).where(models.c.id == row.id))
 
+    def set_alias(self, name: str, alias: str, version: int | str) -> Model:
+        """Point ``NAME@alias`` at a version (wherever it pointed before)."""
+        with self.ws.metadata.begin() as conn:
+            row = self._find(conn, name, parse_version(version))
+            aliases.put(conn, self.ws.metadata.dialect, name, alias, row.id, _user())
+            return self._load(conn, [self._row(conn, row.id)])[0]
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        validate_name(name)
+        with self.ws.metadata.begin() as conn:
+            aliases.remove(conn, name, alias)
+
     # --- reading ------------------------------------------------------------------------------
     def get(self, name: str, version: int | str | None = None) -> Model:
         """One version; the latest when ``version`` is None."""
         with self.ws.metadata.read() as conn:
             return self._load(conn, [self._find(conn, name, version)])[0]
+
+    def resolve(self, model: Model | Ref | str) -> Model:
+        """The version a reference names now: ``NAME`` (the latest), ``NAME:VERSION``, ``NAME@ALIAS``."""
+        ref = model if isinstance(model, Ref) else ref_of(model)
+        with self.ws.metadata.read() as conn:
+            return self._load(conn, [aliases.find(conn, ref)])[0]
 
     def list(
         self,
@@ -206,7 +231,8 @@ class ModelRegistry:
 
     # --- helpers ------------------------------------------------------------------------------
     def _find(self, conn: Connection, name: str, version: int | str | None):
-        return find_version(conn, models, name, version, "model")
+        validate_name(name)
+        return aliases.find(conn, Ref(name, None if version is None else parse_version(version)))
 
     @staticmethod
     def _row(conn: Connection, model_id: int):
@@ -217,12 +243,14 @@ class ModelRegistry:
         ids = [r.id for r in rows]
         tag_map = kv.load(conn, KIND, ids)
         prop_map = kv.load(conn, KIND, ids, kv.properties)
+        alias_map = aliases.load(conn, ids)
         return [
             Model(
                 id=r.id, name=r.name, version=r.version, framework=r.framework,
                 created_at=r.created_at, size=r.size, sha256=r.sha256, description=r.description,
                 tags=dict(tag_map.get(r.id, {})), properties=dict(prop_map.get(r.id, {})),
                 files=[tuple(f) for f in r.files], signature=r.signature, is_folder=bool(r.is_folder),
+                aliases=alias_map.get(r.id, []), provenance=r.provenance,
             )
             for r in rows
         ]

@@ -6,12 +6,21 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, text
 
+from .schema import image_pushes, model_aliases
+
 
 def _deployment_transition(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE deployments ADD COLUMN transition JSON"))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _deployment_transition}
+def _aliases_provenance_pushes(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE models ADD COLUMN provenance JSON"))
+    conn.execute(text("ALTER TABLE deployments ADD COLUMN model_ref VARCHAR(512)"))
+    for table in (model_aliases, image_pushes):  # new tables: opening a store creates them; said here all the same
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _deployment_transition, 3: _aliases_provenance_pushes}
 
 
 def migrate(conn: Connection, found: int, target: int) -> None:

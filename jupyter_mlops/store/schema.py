@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 NAME = String(255)
 
 metadata = MetaData()
@@ -59,7 +59,23 @@ models = Table(
     Column("signature", JSON),  # {"inputs": [...], "outputs": [...]} where known
     Column("baseline", JSON),  # per-feature summary statistics of training data
     Column("created_by", String(255)),
+    # Where the version came from, as far as it was known at registration: source (notebook, script,
+    # pipeline step), git commit and dirtiness, papermill parameters, Python and package versions, CI run.
+    Column("provenance", JSON),
     UniqueConstraint("name", "version", name="uq_models_name_version"),
+)
+
+# NAME@ALIAS -> one version of NAME (MLflow's aliases: what replaced its stages). ``latest`` is built in
+# and never stored. A version an alias names cannot be deleted until the alias moves.
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", NAME, primary_key=True),
+    Column("alias", NAME, primary_key=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(255)),
+    Index("ix_model_aliases_model", "model_id"),
 )
 
 images = Table(
@@ -79,6 +95,20 @@ images = Table(
     Column("context_sha256", String(64)),
     Column("build_log", Text),
     UniqueConstraint("name", "version", name="uq_images_name_version"),
+)
+
+# Each push of an image to a container registry: what a cluster or a device pulls, pinned by digest.
+image_pushes = Table(
+    "image_pushes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("image_id", Integer, ForeignKey("images.id", ondelete="CASCADE"), nullable=False),
+    Column("registry", String(512), nullable=False),  # host[:port][/namespace]
+    Column("repository", String(1024), nullable=False),  # registry/jupyter-mlops/<name>
+    Column("tag", String(128), nullable=False),
+    Column("digest", String(128), nullable=False),  # the manifest digest the registry answered
+    Column("pushed_at", Float, nullable=False),
+    Index("ix_image_pushes_image", "image_id", "id"),
 )
 
 image_models = Table(
@@ -103,6 +133,7 @@ deployments = Table(
     # While transitioning: who changes it (host, pid) and the new version it started, so an
     # interrupted deploy or update is settled by the next reader once that process is gone.
     Column("transition", JSON),
+    Column("model_ref", String(512)),  # the model it follows (NAME@ALIAS): updates without an image re-resolve it
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_deployments_image", "image_id"),

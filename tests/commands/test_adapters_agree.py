@@ -67,7 +67,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
      "error: jupyter-mlops models register: unknown option --nmae; did you mean --name?\n"),
     (("models", "list", "--limit", "x"), "error: Invalid limit 'x': a whole number, at least 1.\n"),
     (("models", "list", "--limit", "0"), "error: Invalid limit 0: a whole number, at least 1.\n"),
-    (("deploy", "x"), "error: jupyter-mlops deploy: the following arguments are required: --image/-i.\n"),
+    (("deploy", "x"), "error: Give the image to deploy, or a model to follow (NAME@ALIAS).\n"),
     (("teleport",), "error: jupyter-mlops: argument command: invalid choice: 'teleport' (choose from "),
     (("deployments", "regen-key", "x", "tertiary"), "error: jupyter-mlops deployments regen-key: argument key: "
      "invalid choice: 'tertiary' (choose from 'primary', 'secondary').\n"),

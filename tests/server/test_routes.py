@@ -82,7 +82,8 @@ async def test_models_register_list_show_update_delete_change_the_registry(api, 
 
 @pytest.mark.parametrize(("method", "path", "body", "message"), [
     ("POST", "models", {"path": "models/churn.onnx", "name": "churn", "colour": "red"},
-     "Unknown option 'colour' for 'models register'; it takes: path, name, tags, properties, description, framework."),
+     "Unknown option 'colour' for 'models register'; it takes: path, name, tags, properties, description, framework, "
+     "source."),
     ("POST", "models", {"path": "models/churn.onnx"}, "'models register' needs 'name'."),
     ("POST", "models", {"path": "models/churn.onnx", "name": "no spaces"},
      "Invalid model name 'no spaces': use letters, digits, '-', '_' and '.' only."),

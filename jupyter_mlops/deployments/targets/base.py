@@ -49,7 +49,17 @@ class DeployContext:
 
     def models(self) -> list[Model]:
         reg = ModelRegistry(self.workspace)
-        return [reg.get(*ref.split(":")) for ref in self.image.models]
+        return [reg.resolve(ref) for ref in self.image.models]
+
+    def pull_reference(self) -> str:
+        """What a cluster or a device runs. With a ``registry`` setting: the image's newest push to that
+        registry, pinned by digest (``REGISTRY/jupyter-mlops/NAME@sha256:...``), or ``REGISTRY/TAG`` when it
+        got there some other way; without one, the local tag."""
+        registry = (getattr(self.config, "registry", None) or "").rstrip("/")
+        if not registry:
+            return str(self.image.docker_tag)
+        pushed = [p for p in self.image.pushes if p.registry == registry]
+        return pushed[-1].pinned if pushed else f"{registry}/{self.image.docker_tag}"
 
     def script_file(self, dest_dir: Path) -> Path | None:
         """The image's scoring script, fetched from the artifact store by content."""
@@ -100,6 +110,7 @@ class Target(ABC):
 
     name: str
     settings: ClassVar[type[Settings]] = PluginSettings
+    runs_built_images: ClassVar[bool] = True  # False: serves from the registry (an image's build context is enough)
 
     @abstractmethod
     def create(self, ctx: DeployContext) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""``edge``: an offline bundle for a device with Docker and no registry access.
+"""``edge``: a bundle for a device with Docker.
 
 The bundle holds the saved image (``image.tar``), ``run.sh`` (``docker load`` then ``docker run``),
-``compose.yaml``, the keys, the TLS files if any, and a README. Nothing runs here: its state is
-healthy while the bundle is complete.
+``compose.yaml``, the keys, the TLS files if any, and a README. With a ``registry`` setting the device
+pulls the image from that registry instead (the push recorded there, pinned by digest) and the bundle
+carries no ``image.tar``. Nothing runs here: its state is healthy while the bundle is complete.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from .base import DeployContext, Target, stage_tls
 from .docker import ARTIFACTS, SPOOL
 
 RUN_SH = """#!/bin/sh
-# Start {name} on this device: loads the image (no registry needed), then runs it.
+# Start {name} on this device: {fetch_note}, then runs it.
 # HOST and PORT choose where it listens (default 0.0.0.0:{host_port}).
 set -e
 cd "$(dirname "$0")"
-docker load -i image.tar
+{fetch}
 docker rm -f {container} >/dev/null 2>&1 || true
 docker run -d --name {container} --restart unless-stopped \\
   -p "${{HOST:-0.0.0.0}}:${{PORT:-{host_port}}}:{port}" \\
@@ -49,7 +50,7 @@ Image {image} (models: {models}), made by jupyter-mlops.
 
     sh run.sh                          # docker load + docker run, listening on 0.0.0.0:{host_port}
     HOST=127.0.0.1 PORT=8080 sh run.sh # elsewhere
-    docker compose up -d               # or with compose, after `docker load -i image.tar`
+    docker compose up -d               # or with compose, after `{fetch}`
 
 Score: POST {scheme}://DEVICE:{host_port}/score with {{"data": [[...]]}}{auth_note}.
 Health: GET /  Ready: GET /ready  Metrics: GET /metrics  API: GET /swagger.json
@@ -68,7 +69,12 @@ class EdgeTarget(Target):
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
-        self._save_image(image.docker_tag, out / "image.tar")
+        reference = ctx.pull_reference()
+        if cfg.registry:
+            fetch, note = f"docker pull {reference}", f"pulls {reference}"
+        else:
+            self._save_image(image.docker_tag, out / "image.tar")
+            fetch, note = "docker load -i image.tar", "loads the image (no registry needed)"
         mounts: list[tuple[str, str, str]] = []  # (bundle folder, where the container sees it, ro or rw)
         if cfg.auth:
             (out / "secrets").mkdir(mode=0o700)
@@ -86,7 +92,8 @@ class EdgeTarget(Target):
             env_file = "--env-file store.env " if (out / "store.env").exists() else ""
         settings = ctx.server_settings(host="0.0.0.0", port=PORT, keys_file=f"{APP_ROOT}/secrets/keys.json", tls=tls,
                                        collect_to=collect_to)
-        fmt = {"name": ctx.name, "container": f"mlops-{ctx.name}".lower(), "tag": image.docker_tag, "port": PORT,
+        fmt = {"name": ctx.name, "container": f"mlops-{ctx.name}".lower(), "tag": reference, "port": PORT,
+               "fetch": fetch, "fetch_note": note,
                "host_port": cfg.port, "settings": json.dumps(settings), "scheme": cfg.scheme, "image": image.ref,
                "models": ", ".join(image.models), "env_file": env_file,
                "auth_note": " and Authorization: Bearer <key from secrets/keys.json>" if cfg.auth else ""}
@@ -97,7 +104,7 @@ class EdgeTarget(Target):
         env = "    env_file: [store.env]\n" if env_file else ""
         (out / "compose.yaml").write_text(COMPOSE.format(volumes=(volumes if mounts else "") + env, **fmt))
         (out / "README.md").write_text(README.format(**fmt))
-        return {"bundle": str(out)}
+        return {"bundle": str(out), "pulls": reference if cfg.registry else None}
 
     def update(self, ctx: DeployContext, old: dict[str, Any]) -> dict[str, Any]:
         """A new bundle replaces the old one in place; the base's create-then-delete would remove it."""
@@ -137,7 +144,8 @@ class EdgeTarget(Target):
 
     def status(self, ctx: DeployContext, handle: dict[str, Any]) -> str:
         bundle = Path(handle.get("bundle", ""))
-        return "healthy" if (bundle / "image.tar").is_file() and (bundle / "run.sh").is_file() else "failed"
+        has_image = bool(handle.get("pulls")) or (bundle / "image.tar").is_file()
+        return "healthy" if has_image and (bundle / "run.sh").is_file() else "failed"
 
     def logs(self, handle: dict[str, Any], lines: int = 50) -> str:
         return f"edge bundle in {handle.get('bundle')}: runs on the device, logs are there (docker logs)."

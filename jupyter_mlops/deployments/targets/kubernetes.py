@@ -31,7 +31,7 @@ def render(ctx: DeployContext) -> list[dict[str, Any]]:
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "jupyter-mlops"}
     annotations = {"jupyter-mlops/image": ctx.image.ref, "jupyter-mlops/models": ",".join(ctx.image.models)}
     meta = lambda n: {"name": n, "namespace": cfg.namespace, "labels": labels, "annotations": annotations}
-    image = f"{cfg.registry.rstrip('/')}/{ctx.image.docker_tag}" if cfg.registry else ctx.image.docker_tag
+    image = ctx.pull_reference()
     env: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []

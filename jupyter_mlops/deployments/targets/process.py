@@ -18,6 +18,7 @@ from .readiness import ready_state, wait_ready
 class ProcessTarget(Target):
     name = "process"
     settings = ProcessSettings
+    runs_built_images = False
 
     def create(self, ctx: DeployContext) -> dict[str, Any]:
         cfg = ctx.config
