@@ -11,7 +11,14 @@ def _deployment_transition(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE deployments ADD COLUMN transition JSON"))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _deployment_transition}
+def _endpoints(conn: Connection) -> None:
+    from .schema import endpoint_events, endpoints
+
+    for table in (endpoints, endpoint_events):  # new tables: created as the schema defines them
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _deployment_transition, 3: _endpoints}
 
 
 def migrate(conn: Connection, found: int, target: int) -> None:

@@ -40,7 +40,7 @@ def render(ctx: DeployContext) -> list[dict[str, Any]]:
         mounts.append({"name": "keys", "mountPath": f"{APP_ROOT}/secrets", "readOnly": True})
         volumes.append({"name": "keys", "secret": {"secretName": f"{name}-keys"}})
         docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta(f"{name}-keys"), "type": "Opaque",
-                     "stringData": keyring.read(ctx.secrets_dir)})
+                     "stringData": keyring.server_secrets(ctx.secrets_dir)})
     collect_to = None
     if cfg.collect:
         collect_to = (ctx.workspace.artifacts_url, SPOOL)
