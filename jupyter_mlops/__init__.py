@@ -14,11 +14,16 @@ from ._version import __version__
 
 _EXPORTS = {
     "api": [
-        "build_image", "collected_data", "dashboard", "delete_image", "delete_model", "deploy",
-        "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
-        "list_deployments", "list_images", "list_models", "regen_key", "register_model", "serve",
-        "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model",
+        "abort_rollout", "build_image", "collected_data", "create_endpoint", "dashboard", "delete_endpoint",
+        "delete_image", "delete_model", "deploy", "download_model", "get_deployment", "get_endpoint",
+        "get_endpoint_keys", "get_image", "get_keys", "get_model", "get_token", "get_workspace", "list_deployments",
+        "list_endpoints", "list_images", "list_models", "regen_endpoint_key", "regen_key", "register_model",
+        "rollout", "serve", "set_baseline", "set_traffic", "smoke_test_image", "undeploy", "update_deployment",
+        "update_image", "update_model",
     ],
+    "endpoints.gates": ["Gates"],
+    "endpoints.records": ["Endpoint", "EndpointList", "Token"],
+    "endpoints.rollout": ["RolloutResult"],
     "monitoring.dashboard": ["Dashboard"],
     "deployments.records": ["Deployment", "DeploymentList"],
     "errors": [
@@ -57,10 +62,15 @@ def load_ipython_extension(ipython: Any) -> None:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .api import (  # noqa: F401
-        build_image, collected_data, dashboard, delete_image, delete_model, deploy, download_model, get_deployment,
-        get_image, get_keys, get_model, get_workspace, list_deployments, list_images, list_models, regen_key,
-        register_model, serve, set_baseline, smoke_test_image, undeploy, update_deployment, update_image, update_model,
+        abort_rollout, build_image, collected_data, create_endpoint, dashboard, delete_endpoint, delete_image,
+        delete_model, deploy, download_model, get_deployment, get_endpoint, get_endpoint_keys, get_image, get_keys,
+        get_model, get_token, get_workspace, list_deployments, list_endpoints, list_images, list_models,
+        regen_endpoint_key, regen_key, register_model, rollout, serve, set_baseline, set_traffic, smoke_test_image,
+        undeploy, update_deployment, update_image, update_model,
     )
+    from .endpoints.gates import Gates  # noqa: F401
+    from .endpoints.records import Endpoint, EndpointList, Token  # noqa: F401
+    from .endpoints.rollout import RolloutResult  # noqa: F401
     from .monitoring.dashboard import Dashboard  # noqa: F401
     from .deployments.records import Deployment, DeploymentList  # noqa: F401
     from .images.records import Image, ImageList  # noqa: F401
