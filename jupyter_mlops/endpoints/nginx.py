@@ -72,6 +72,7 @@ _HTTP = """  access_log off;
   default_type application/json;
 """
 
+# In every proxying location: nginx inherits no proxy_set_header into a level that sets its own.
 _PROXY = """      proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $host;
@@ -127,6 +128,10 @@ class Routes:
     generation: int
 
 
+# The id the servers record and answer with: the client's, or nginx's; a mirrored copy carries the same.
+_ROUTED = _PROXY + "      proxy_set_header X-Request-Id $mlops_request_id;\n"
+
+
 def render_router(routes: Routes, router_port: int) -> str:
     upstreams = "".join(f"  upstream {dep} {{\n    server {addr};\n    keepalive 64;\n"
                         f"    keepalive_timeout {UPSTREAM_KEEPALIVE_S}s;\n  }}\n"
@@ -139,7 +144,7 @@ def render_router(routes: Routes, router_port: int) -> str:
     mirror_location = f"""    location = /_mlops_mirror {{
       internal;
       if ($mlops_mirror = "") {{ return 204; }}
-{_PROXY}      proxy_pass http://$mlops_mirror$request_uri;
+{_ROUTED}      proxy_pass http://$mlops_mirror$request_uri;
     }}
 """ if mirroring else ""
     unknown = _json_text(f"No deployment of that name behind endpoint {routes.endpoint!r} "
@@ -162,13 +167,12 @@ def render_router(routes: Routes, router_port: int) -> str:
     listen 127.0.0.1:{router_port} backlog=4096;
     keepalive_timeout 75s;
     keepalive_requests 100000;
-    proxy_set_header X-Request-Id $mlops_request_id;
     location / {{
       if ($mlops_deployment = "-") {{ return 404 {unknown}; }}
       if ($mlops_deployment = "") {{ return 503 {idle}; }}
 {mirror_on}      add_header {HEADER} $mlops_deployment always;
       error_page 502 504 = /_mlops_down;
-{_PROXY}      proxy_pass http://$mlops_deployment;
+{_ROUTED}      proxy_pass http://$mlops_deployment;
     }}
 {mirror_location}    location = /_mlops_down {{
       internal;
