@@ -41,7 +41,7 @@ def answered_by(images: Images, reply: dict) -> str:  # type: ignore[type-arg]
     return images.answers[round(reply["probabilities"][0][1], 6)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def images(tmp_path_factory: pytest.TempPathFactory, nginx: str) -> Images:
     import onnxruntime as ort
     import numpy as np
