@@ -26,7 +26,7 @@ from . import gates as evidence
 from .gates import Gates
 from .service import EndpointService
 
-FLUSH_S = 2.0  # the servers write what they collected about every second: wait that long past a window
+FLUSH_S = 1.5  # the servers write what they collected about every second: wait that long past a window
 POLL_S = 0.2
 MAX_WINDOWS = 3  # a step waits up to this many intervals for enough requests
 
