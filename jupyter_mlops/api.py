@@ -14,7 +14,7 @@ from .deployments.records import Deployment, DeploymentList
 from .errors import UsageError
 from .deployments.service import DeploymentService
 from .endpoints.records import Endpoint, EndpointList, Token
-from .endpoints.rollout import Rollout, RolloutResult
+from .endpoints.rollout import Rollout, RolloutResult, follow
 from .endpoints.service import EndpointService
 from .images.records import Image, ImageList
 from .images.registry import ImageRegistry
@@ -392,6 +392,12 @@ def rollout(
     if image is None:
         raise UsageError("rollout needs the image to roll out (or resume=True).")
     return runner.start(image, list(steps), interval, gates, mirror, deployment)
+
+
+def follow_rollout(endpoint: str, *, echo: Callable[[str], None] = print, workspace: WorkspaceArg = None) -> Endpoint:
+    """Print the events of a rollout running in another process as they come, until it ends."""
+    follow(_endpoints(workspace), endpoint, echo)
+    return get_endpoint(endpoint, workspace=workspace)
 
 
 def abort_rollout(endpoint: str, *, workspace: WorkspaceArg = None) -> Endpoint:

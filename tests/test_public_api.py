@@ -11,7 +11,7 @@ PUBLIC = [
     "EndpointList", "Gates", "Image", "ImageList", "ImmutableError", "InUseError", "InvalidNameError", "LocalServer",
     "MlopsError", "Model", "ModelList", "NotFoundError", "RolloutResult", "StoreError", "Token", "UsageError",
     "Workspace", "__version__", "abort_rollout", "build_image", "collected_data", "create_endpoint", "dashboard",
-    "delete_endpoint", "delete_image", "delete_model", "deploy", "download_model", "get_deployment", "get_endpoint",
+    "delete_endpoint", "delete_image", "delete_model", "deploy", "download_model", "follow_rollout", "get_deployment", "get_endpoint",
     "get_endpoint_keys", "get_image", "get_keys", "get_model", "get_token", "get_workspace", "list_deployments",
     "list_endpoints", "list_images", "list_models", "regen_endpoint_key", "regen_key", "register_model", "rollout",
     "serve", "set_baseline", "set_traffic", "smoke_test_image", "undeploy", "update_deployment", "update_image",

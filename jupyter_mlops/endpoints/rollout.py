@@ -45,6 +45,10 @@ class RolloutResult:
         why = f" ({self.reason})" if self.reason else ""
         return f"Rollout({self.endpoint}: {self.image} as {self.new} beside {self.current}: {self.status}{why})"
 
+    def summary(self) -> dict[str, object]:
+        return {"endpoint": self.endpoint, "image": self.image, "new": self.new, "current": self.current,
+                "status": self.status, "steps": len(self.steps), "reason": self.reason or ""}
+
     def to_dict(self) -> dict[str, Any]:
         return {"endpoint": self.endpoint, "status": self.status, "new": self.new, "current": self.current,
                 "image": self.image, "steps": self.steps, "reason": self.reason}
@@ -130,7 +134,7 @@ class Rollout:
     def resume(self) -> RolloutResult:
         state = self._state()
         if state.get("status") != "running":
-            raise UsageError(f"Endpoint {self.endpoint!r} has no rollout to resume (last: {state.get('status')}).")
+            raise UsageError(f"Endpoint {self.endpoint!r} has no rollout to resume{_last(state)}.")
         if not owner.gone(state.get("owner")) and state["owner"]["pid"] != owner.current()["pid"]:
             raise ConflictError(f"The rollout of {self.endpoint!r} is running in {owner.describe(state['owner'])}.")
         state["owner"] = owner.current()
@@ -143,7 +147,7 @@ class Rollout:
         gone is rolled back here."""
         state = self._state()
         if state.get("status") != "running":
-            raise UsageError(f"Endpoint {self.endpoint!r} has no rollout running (last: {state.get('status')}).")
+            raise UsageError(f"Endpoint {self.endpoint!r} has no rollout running{_last(state)}.")
         if owner.gone(state.get("owner")):
             self._finish(state, "aborted", "aborted; the process that ran it was gone")
             return
@@ -268,6 +272,10 @@ def follow(service: EndpointService, endpoint: str, echo: Callable[[str], None],
             return dict(ep.rollout or {})
         time.sleep(0.5)
     return dict(service.get(endpoint).rollout or {})
+
+
+def _last(state: dict[str, Any]) -> str:
+    return f" (the last one was {state['status']})" if state.get("status") else ""
 
 
 def _step_name(step: dict[str, int]) -> str:
