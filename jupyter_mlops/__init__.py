@@ -63,10 +63,10 @@ def load_ipython_extension(ipython: Any) -> None:
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .api import (  # noqa: F401
         abort_rollout, build_image, collected_data, create_endpoint, dashboard, delete_endpoint, delete_image,
-        delete_model, deploy, download_model, follow_rollout, get_deployment, get_endpoint, get_endpoint_keys, get_image, get_keys,
-        get_model, get_token, get_workspace, list_deployments, list_endpoints, list_images, list_models,
-        regen_endpoint_key, regen_key, register_model, rollout, serve, set_baseline, set_traffic, smoke_test_image,
-        undeploy, update_deployment, update_image, update_model,
+        delete_model, deploy, download_model, follow_rollout, get_deployment, get_endpoint, get_endpoint_keys,
+        get_image, get_keys, get_model, get_token, get_workspace, list_deployments, list_endpoints, list_images,
+        list_models, regen_endpoint_key, regen_key, register_model, rollout, serve, set_baseline, set_traffic,
+        smoke_test_image, undeploy, update_deployment, update_image, update_model,
     )
     from .endpoints.gates import Gates  # noqa: F401
     from .endpoints.records import Endpoint, EndpointList, Token  # noqa: F401

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from .deployments.records import Deployment, DeploymentList
-from .errors import UsageError
 from .deployments.service import DeploymentService
 from .endpoints.records import Endpoint, EndpointList, Token
 from .endpoints.rollout import Rollout, RolloutResult, follow
 from .endpoints.service import EndpointService
+from .errors import UsageError
 from .images.records import Image, ImageList
 from .images.registry import ImageRegistry
 from .local_server import LocalServer
@@ -253,7 +253,8 @@ def deploy(
     ``endpoint``: deploy behind that endpoint (see :func:`create_endpoint`), on its target by default,
     with its keys or tokens (``auth`` is the endpoint's); it takes no traffic until :func:`set_traffic`."""
     given = {k: v for k, v in locals().items()
-             if k not in ("name", "image", "target", "tags", "auth", "workspace", "endpoint") and v not in (None, False)}
+             if k not in ("name", "image", "target", "tags", "auth", "workspace", "endpoint")
+             and v not in (None, False)}
     if endpoint is not None:
         return _endpoints(workspace).deploy(name, image, endpoint, target, tags, **given)
     return _deployments(workspace).deploy(name, image, target, tags, auth=auth, **given)

@@ -11,7 +11,8 @@ PUBLIC = [
     "EndpointList", "Gates", "Image", "ImageList", "ImmutableError", "InUseError", "InvalidNameError", "LocalServer",
     "MlopsError", "Model", "ModelList", "NotFoundError", "RolloutResult", "StoreError", "Token", "UsageError",
     "Workspace", "__version__", "abort_rollout", "build_image", "collected_data", "create_endpoint", "dashboard",
-    "delete_endpoint", "delete_image", "delete_model", "deploy", "download_model", "follow_rollout", "get_deployment", "get_endpoint",
+    "delete_endpoint", "delete_image", "delete_model", "deploy", "download_model", "follow_rollout", "get_deployment",
+    "get_endpoint",
     "get_endpoint_keys", "get_image", "get_keys", "get_model", "get_token", "get_workspace", "list_deployments",
     "list_endpoints", "list_images", "list_models", "regen_endpoint_key", "regen_key", "register_model", "rollout",
     "serve", "set_baseline", "set_traffic", "smoke_test_image", "undeploy", "update_deployment", "update_image",
@@ -28,7 +29,7 @@ def test_all_is_exactly_the_public_surface() -> None:
 def _imported_after(statement: str) -> list[str]:
     code = f"import sys\n{statement}\nprint(sorted({{m.split('.')[0] for m in sys.modules}}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return eval(out)  # noqa: S307 - our own subprocess's repr of a list of str
+    return eval(out)
 
 
 def test_serving_imports_nothing_from_the_notebook_side() -> None:

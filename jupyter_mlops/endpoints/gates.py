@@ -93,7 +93,8 @@ def compare(reference: list[float] | np.ndarray, values: list[float] | np.ndarra
     if len(ref) < BINS or len(new) == 0:
         return 0.0, 1.0
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, BINS + 1)))
-    bins = np.concatenate([[-np.inf], edges[1:-1], [np.inf]]) if len(edges) > 2 else np.array([-np.inf, edges[0], np.inf])
+    inner = edges[1:-1] if len(edges) > 2 else edges[:1]  # one value only: below it, at or above it
+    bins = np.concatenate([[-np.inf], inner, [np.inf]])
     a, b = np.histogram(ref, bins)[0], np.histogram(new, bins)[0]
     pa, pb = (a + 1e-4) / (a.sum() + 1e-4 * len(a)), (b + 1e-4) / (b.sum() + 1e-4 * len(b))
     index = float(np.sum((pb - pa) * np.log(pb / pa)))

@@ -47,7 +47,8 @@ class Endpoint:
         return self._service.score(self.name, data, deployment, timeout)
 
     def refresh(self) -> Endpoint:
-        return self._service.get(self.name)
+        fresh: Endpoint = self._service.get(self.name)
+        return fresh
 
     def summary(self) -> dict[str, object]:
         return {"name": self.name, "state": self.state, "target": self.target, "auth": self.auth,

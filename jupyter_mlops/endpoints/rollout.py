@@ -256,10 +256,11 @@ class Rollout:
         if not dep.models:
             return None
         ref = ref_of(dep.models[0])
-        return ModelRegistry(self.svc.ws).baseline(ref.name, ref.version)
+        return ModelRegistry(self.svc.ws).baseline(ref.name, ref.version) if ref.version else None
 
 
-def follow(service: EndpointService, endpoint: str, echo: Callable[[str], None], timeout: float = 24 * 3600) -> dict[str, Any]:
+def follow(service: EndpointService, endpoint: str, echo: Callable[[str], None],
+           timeout: float = 24 * 3600) -> dict[str, Any]:
     """Print a running rollout's events as they are recorded (from another process), until it ends."""
     seen = len(service.get(endpoint).events)
     deadline = time.monotonic() + timeout

@@ -7,6 +7,7 @@ generated from that record whenever it changes (:meth:`EndpointService.apply`).
 
 from __future__ import annotations
 
+import builtins
 import shutil
 import time
 from pathlib import Path
@@ -155,7 +156,8 @@ class EndpointService:
             row = conn.execute(select(deployments.c.config).where(deployments.c.name == deployment)).first()
         if row is None:
             raise NotFoundError(f"Deployment {deployment!r} not found.")
-        return row.config.get("endpoint")
+        endpoint = row.config.get("endpoint")
+        return str(endpoint) if endpoint else None
 
     def undeploy(self, deployment: str) -> None:
         """Remove a deployment; one behind an endpoint leaves its routes first (it must have no traffic)."""
@@ -180,7 +182,8 @@ class EndpointService:
         with self.ws.metadata.read() as conn:
             row = self._row(conn, name)
         new_traffic = _shares(name, row.traffic, traffic if traffic is not None else row.traffic, "traffic")
-        kept = {d: p for d, p in row.mirror.items() if not new_traffic.get(d)}  # a mirror that now takes live traffic ends
+        # a mirror ends when its deployment now takes live traffic
+        kept = {d: p for d, p in row.mirror.items() if not new_traffic.get(d)}
         new_mirror = _shares(name, row.traffic, mirror if mirror is not None else kept, "mirror")
         _check_split(name, new_traffic, new_mirror)
         for dep in sorted({d for d, p in new_traffic.items() if p} | set(new_mirror)):
@@ -328,13 +331,13 @@ class EndpointService:
         conn.execute(delete(endpoint_events).where(endpoint_events.c.endpoint_id == endpoint_id))
         conn.execute(delete(endpoints).where(endpoints.c.id == endpoint_id))
 
-    def _load(self, conn: Connection, rows: list[Any], events: bool = True) -> list[Endpoint]:
+    def _load(self, conn: Connection, rows: builtins.list[Any], events: bool = True) -> builtins.list[Endpoint]:
         names = sorted({d for r in rows for d in r.traffic})
         behind = {d.name: {"image": f"{d.image_name}:{d.image_version}", "state": d.state} for d in conn.execute(
             select(deployments.c.name, deployments.c.state, images.c.name.label("image_name"),
                    images.c.version.label("image_version"))
             .join(images, deployments.c.image_id == images.c.id).where(deployments.c.name.in_(names)))}
-        history: dict[int, list[EndpointEvent]] = {}
+        history: dict[int, builtins.list[EndpointEvent]] = {}
         if events:
             for e in conn.execute(select(endpoint_events).where(endpoint_events.c.endpoint_id.in_([r.id for r in rows]))
                                   .order_by(endpoint_events.c.id)):

@@ -43,8 +43,8 @@ def answered_by(images: Images, reply: dict) -> str:  # type: ignore[type-arg]
 
 @pytest.fixture(scope="session")
 def images(tmp_path_factory: pytest.TempPathFactory, nginx: str) -> Images:
-    import onnxruntime as ort
     import numpy as np
+    import onnxruntime as ort
 
     tmp = tmp_path_factory.mktemp("endpoint")
     ws = Workspace.embedded(tmp / "ws", source="test")
@@ -53,7 +53,8 @@ def images(tmp_path_factory: pytest.TempPathFactory, nginx: str) -> Images:
     for path in paths:
         model = mlops.register_model(path, "lr", workspace=ws)
         built.append(mlops.build_image("svc", model, docker=False, progress=False, workspace=ws))
-    answers = {round(float(ort.InferenceSession(str(p)).run(None, {"input": np.array(ROW, np.float32)})[1][0][1]), 6): who
+    x = np.array(ROW, np.float32)
+    answers = {round(float(ort.InferenceSession(str(p)).run(None, {"input": x})[1][0][1]), 6): who
                for p, who in zip(paths, ("blue", "green"))}
     assert len(answers) == 2
     return Images(ws, built[0], built[1], answers)

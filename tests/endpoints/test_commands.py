@@ -40,7 +40,8 @@ def test_endpoint_magics_deploy_route_and_show(ip: Any, tmp_path: Path, nginx: s
         assert _error(ip, "rollout web") == "rollout needs --image (or --resume, --abort, --follow)."
         assert _error(ip, "rollout web --abort") == "Endpoint 'web' has no rollout running."
         token = json.loads(cli("endpoints", "token", "web", "--expires-in", "60", "--json").stdout)["accessToken"]
-        assert httpx.post(ep.scoring_uri, json={"data": ROW}, headers={"authorization": f"Bearer {token}"}).status_code == 200
+        reply = httpx.post(ep.scoring_uri, json={"data": ROW}, headers={"authorization": f"Bearer {token}"})
+        assert reply.status_code == 200
         listed = json.loads(cli("endpoints", "list", "--json").stdout)
         assert [e["name"] for e in listed] == ["web"] and token not in json.dumps(listed)
         bad = cli("endpoints", "traffic", "web", "blue=50", check=False)

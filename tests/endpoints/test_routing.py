@@ -60,7 +60,8 @@ def test_the_header_reaches_green_at_0_percent(images: Images, churn: mlops.Endp
     assert reply.status_code == 404 and "it has: blue, green" in reply.json()["message"]
 
 
-def test_mirrored_requests_reach_green_while_every_answer_comes_from_blue(images: Images, churn: mlops.Endpoint) -> None:
+def test_mirrored_requests_reach_green_while_every_answer_comes_from_blue(images: Images,
+                                                                           churn: mlops.Endpoint) -> None:
     ws = images.ws
     ep = mlops.set_traffic("churn", {"blue": 100}, mirror={"green": 50}, workspace=ws)
     assert ep.mirror == {"green": 50}

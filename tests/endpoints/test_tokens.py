@@ -38,7 +38,8 @@ def test_a_token_works_before_its_expiry_and_gets_401_after(images: Images, secu
     assert _status(secure.scoring_uri, token.access_token) == 200
     assert _status(secure.scoring_uri, token.access_token, deployment="blue") == 200
     time.sleep(max(0.0, token.expires_at - time.time()) + 0.3)
-    reply = httpx.post(secure.scoring_uri, json={"data": ROW}, headers={"authorization": f"Bearer {token.access_token}"})
+    headers = {"authorization": f"Bearer {token.access_token}"}
+    reply = httpx.post(secure.scoring_uri, json={"data": ROW}, headers=headers)
     assert (reply.status_code, reply.json()) == (401, {"message": "Unauthorized."})
     assert _status(secure.scoring_uri, mlops.get_token("secure", workspace=images.ws).access_token) == 200
 
@@ -50,7 +51,8 @@ def test_tokens_are_standard_jwts_and_forgeries_are_refused(images: Images, secu
     claims = jwt.decode(token, secret, algorithms=["HS256"], audience="secure")  # PyJWT reads ours
     assert claims["exp"] > time.time()
     assert _status(url, jwt.encode({"exp": time.time() + 60}, secret, algorithm="HS256")) == 200  # and we read PyJWT's
-    assert _status(url, jwt.encode({"exp": time.time() + 60}, "another secret of 32 bytes or more", algorithm="HS256")) == 401
+    other = "another secret, of 32 bytes or more"
+    assert _status(url, jwt.encode({"exp": time.time() + 60}, other, algorithm="HS256")) == 401
     assert _status(url, jwt.encode({"exp": time.time() + 60}, secret, algorithm="HS512")) == 401
     assert _status(url, jwt.encode({"exp": time.time() + 60}, None, algorithm="none")) == 401
     assert _status(url, jwt.encode({"sub": "no expiry"}, secret, algorithm="HS256")) == 401

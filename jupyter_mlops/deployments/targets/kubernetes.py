@@ -221,9 +221,10 @@ def delete_resource(api_version: str, kind: str, name: str, namespace: str) -> N
     """Remove one resource; an absent one is fine."""
     try:
         _dynamic_client().resources.get(api_version=api_version, kind=kind).delete(name=name, namespace=namespace)
-    except Exception as exc:  # noqa: BLE001 - the API's errors, and the transport's
+    except Exception as exc:  # the API's errors, and the transport's
         if not _absent(exc):
-            raise DeploymentError(f"Could not remove {kind}/{name} from namespace {namespace!r} ({_short(exc)}).") from None
+            raise DeploymentError(
+                f"Could not remove {kind}/{name} from namespace {namespace!r} ({_short(exc)}).") from None
 
 
 def _everything_render_makes(name: str) -> list[tuple[str, str, str]]:
