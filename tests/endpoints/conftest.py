@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +86,32 @@ def state_files(ws: Workspace, endpoint: str) -> str:
         if path.is_file() and path.name != "keys.json" and path.suffix != ".sock":
             texts.append(path.read_text(errors="replace"))
     return "\n".join(texts)
+
+
+GATEWAY_API = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / "@kubernetes-models" / "gateway-api"
+VALIDATE = """
+import { readFileSync } from "node:fs";
+import { HTTPRoute } from "%s";
+const docs = JSON.parse(readFileSync(0, "utf8"));
+console.log(JSON.stringify(docs.map((doc) => {
+  try { new HTTPRoute(doc).validate(); return ""; } catch (e) { return String(e.message || e); }
+})));
+"""
+
+
+def gateway_api_errors(docs: list[dict[str, Any]]) -> list[str]:
+    """Validate HTTPRoutes offline against the Gateway API's published schemas, as compiled into the npm
+    package @kubernetes-models/gateway-api (tools/setup.sh installs it into .tools/; node runs it):
+    one message per document, empty when it is valid."""
+    module = GATEWAY_API / "gateway.networking.k8s.io" / "v1" / "HTTPRoute.js"
+    node = shutil.which("node")
+    if node is None or not module.exists():
+        if os.environ.get("JUPYTER_MLOPS_TEST_SKIP_MISSING") == "1":
+            pytest.skip("node or @kubernetes-models/gateway-api is not installed")
+        pytest.fail("Validating Gateway API manifests needs node and npm install --prefix .tools "
+                    "@kubernetes-models/gateway-api (tools/setup.sh does both)")
+    script = VALIDATE % module.as_uri()
+    result = subprocess.run([node, "--input-type=module", "-e", script], input=json.dumps(docs),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return list(json.loads(result.stdout))
