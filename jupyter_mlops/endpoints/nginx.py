@@ -25,12 +25,14 @@ subrequest per request, and one place where credentials are checked. nginx logs 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import pwd
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,15 +79,23 @@ _PROXY = """      proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $host;
       proxy_read_timeout 300s;
+      proxy_buffering off;
       proxy_next_upstream error non_idempotent;
 """
 
 
-def render_front(host: str, port: int, router_port: int) -> str:
+def router_address(home: Path) -> str:
+    """The router's unix socket (cheaper than TCP for the hop from the front), in a short path: a socket
+    path may not exceed 107 bytes, and a workspace's state folder can be deep."""
+    digest = hashlib.sha1(str(home.resolve()).encode()).hexdigest()[:16]
+    return f"unix:{tempfile.gettempdir()}/mlops-endpoint-{digest}.sock"
+
+
+def render_front(host: str, port: int, router: str) -> str:
     return f"""# jupyter-mlops endpoint front: generated, do not edit. Never reloaded for traffic changes.
 {_common()}http {{
 {_HTTP}  upstream mlops_router {{
-    server 127.0.0.1:{router_port};
+    server {router};
     keepalive 256;
     keepalive_timeout 50s;
   }}
@@ -132,7 +142,7 @@ class Routes:
 _ROUTED = _PROXY + "      proxy_set_header X-Request-Id $mlops_request_id;\n"
 
 
-def render_router(routes: Routes, router_port: int) -> str:
+def render_router(routes: Routes, router: str) -> str:
     upstreams = "".join(f"  upstream {dep} {{\n    server {addr};\n    keepalive 64;\n"
                         f"    keepalive_timeout {UPSTREAM_KEEPALIVE_S}s;\n  }}\n"
                         for dep, addr in sorted(routes.backends.items()))
@@ -164,7 +174,7 @@ def render_router(routes: Routes, router_port: int) -> str:
     default $http_x_request_id;
   }}
 {mirror_split}  server {{
-    listen 127.0.0.1:{router_port} backlog=4096;
+    listen {router} backlog=4096;
     keepalive_timeout 75s;
     keepalive_requests 100000;
     location / {{
@@ -224,7 +234,9 @@ class Nginx:
             raise DeploymentError(f"nginx refused the generated config {new}: {_last_line(result.stderr)}")
         return new
 
-    def start(self, text: str) -> None:
+    def start(self, text: str, socket: str | None = None) -> None:
+        if socket and socket.startswith("unix:") and not self.running():
+            Path(socket[5:]).unlink(missing_ok=True)  # left by a master that was killed
         os.replace(self._write(text), self.conf)
         result = self._run()  # daemonizes once its sockets are bound; a port in use fails here
         if result.returncode != 0:

@@ -27,7 +27,7 @@ from ..store.paging import fetch_page
 from ..store.schema import deployments, endpoint_events, endpoints, images
 from ..workspace import Workspace
 from . import gateway
-from .nginx import HEADER, Nginx, Routes, locked, render_front, render_router
+from .nginx import HEADER, Nginx, Routes, locked, render_front, render_router, router_address
 from .records import Endpoint, EndpointEvent, EndpointList, Token
 
 AUTH_MODES = ("key", "token", "none")
@@ -58,7 +58,7 @@ class EndpointService:
             if namespace or gateway_name or hostname or dry_run or output_dir:
                 raise UsageError(f"namespace, gateway, hostname, dry_run and output_dir are for kubernetes endpoints, "
                                  f"not {target!r}.")
-            config: dict[str, Any] = {"host": host, "port": port or free_port(host), "router_port": free_port()}
+            config: dict[str, Any] = {"host": host, "port": port or free_port(host)}
         else:
             if port is not None:
                 raise UsageError("A kubernetes endpoint listens on its Gateway: port is not a setting of it.")
@@ -205,7 +205,7 @@ class EndpointService:
             if row.target in LOCAL:
                 routes = Routes(name, self._backends(row.traffic), dict(row.traffic), dict(row.mirror),
                                 int((row.handle or {}).get("generation", 0)))
-                Nginx(self.home(name) / "router").reload(render_router(routes, row.config["router_port"]))
+                Nginx(self.home(name) / "router").reload(render_router(routes, router_address(self.home(name))))
                 return
             from ..deployments.targets.kubernetes import apply, to_yaml
 
@@ -274,8 +274,9 @@ class EndpointService:
     def _start_proxy(self, name: str, config: dict[str, Any]) -> None:
         home = self.home(name)
         empty = Routes(name, {}, {}, {}, 0)
-        Nginx(home / "router").start(render_router(empty, config["router_port"]))
-        Nginx(home / "front").start(render_front(config["host"], config["port"], config["router_port"]))
+        router = router_address(home)
+        Nginx(home / "router").start(render_router(empty, router), socket=router)
+        Nginx(home / "front").start(render_front(config["host"], config["port"], router))
 
     def _stop_proxy(self, name: str) -> None:
         for part in ("front", "router"):  # the front first: nothing new reaches a router that goes
@@ -295,7 +296,7 @@ class EndpointService:
             for part in ("router", "front"):
                 proxy = Nginx(self.home(name) / part)
                 if not proxy.running():
-                    proxy.start(proxy.conf.read_text())
+                    proxy.start(proxy.conf.read_text(), socket=router_address(self.home(name)))
         return self.get(name)
 
     # --- records --------------------------------------------------------------------------------
