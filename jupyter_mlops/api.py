@@ -84,9 +84,16 @@ def dashboard(deployment: str, *, since: str | None = "1h", threshold: float = 0
               workspace: WorkspaceArg = None) -> Dashboard:
     """Plotly dashboard: requests per minute by status, latency p50/p95/p99, error rate,
     predictions, and per-feature drift (PSI) against the baseline, with the threshold marked.
-    As :func:`collected_data`: a NotFoundError for a name with neither a deployment nor data."""
+    As :func:`collected_data`: a NotFoundError for a name with neither a deployment nor data.
+
+    The name of an endpoint (that is no deployment's) compares its deployments side by side, those of
+    its last rollout included: blue against green, one trace each."""
+    from .monitoring.service import compare
     from .monitoring.service import dashboard as build
 
+    behind = _endpoints(workspace).compared(deployment)
+    if behind is not None:
+        return compare(_ws(workspace), deployment, behind, since, threshold)
     return build(_ws(workspace), deployment, since, threshold)
 
 

@@ -226,6 +226,16 @@ class EndpointService:
             out[r.name] = f"{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{r.config['port']}"
         return out
 
+    def compared(self, name: str) -> builtins.list[str] | None:
+        """The deployments an endpoint dashboard shows: those behind it and its last rollout's; None when
+        ``name`` is a deployment, or no endpoint."""
+        if self.deployments.exists(name) or not self._exists(name):
+            return None
+        with self.ws.metadata.read() as conn:
+            row = self._row(conn, name)
+        rollout = row.rollout or {}
+        return sorted({*row.traffic, *(rollout[k] for k in ("current", "new") if rollout.get(k))})
+
     # --- keys, tokens, scoring ------------------------------------------------------------------
     def keys(self, name: str) -> dict[str, str]:
         row = self._auth_row(name, "key")

@@ -131,7 +131,8 @@ def test_a_bad_version_stops_at_the_shadow_step_and_no_client_request_fails(imag
     assert {g["gate"] for g in step["gates"]} == {"requests", "error_rate", "p99_ms", "prediction_psi", "input_psi"}
 
 
-def test_a_good_version_is_promoted_to_all_traffic_step_by_step(images: Images, shop: dict[str, Any]) -> None:
+def test_a_good_version_is_promoted_to_all_traffic_step_by_step(images: Images, shop: dict[str, Any],
+                                                                 tmp_path: Path) -> None:
     ws, ep = images.ws, shop["endpoint"]
     lines: list[str] = []
     with Load(ep.scoring_uri, shop["key"]) as load:
@@ -147,6 +148,10 @@ def test_a_good_version_is_promoted_to_all_traffic_step_by_step(images: Images, 
     kinds = [e.kind for e in _steps(ws, after.rollout["id"])]
     assert kinds == ["rollout-started"] + ["rollout-step"] * 4 + ["rollout-promoted"]
     assert any(line.startswith("rollout-step: 2/4 10%:") and "error_rate" in line for line in lines), lines
+    board = mlops.dashboard("shop", since="10m", workspace=ws)  # blue against green, side by side
+    assert set(board.data["deployment"]) == {"blue", "green"}
+    assert {t.name for t in board.figure.data} >= {"blue", "green", "blue p99", "green p99"}
+    board.to_html(tmp_path / "shop.html")
 
 
 def test_an_aborted_rollout_goes_back_to_0_percent(images: Images, shop: dict[str, Any]) -> None:
