@@ -298,17 +298,6 @@ class EndpointService:
         up = all(Nginx(self.home(row.name) / part).running() for part in ("front", "router"))
         return "healthy" if up else "unhealthy"
 
-    def restart(self, name: str) -> Endpoint:
-        """Start a stopped proxy again (after a reboot, say) from the record."""
-        with self.ws.metadata.read() as conn:
-            row = self._row(conn, name)
-        if row.target in LOCAL:
-            for part in ("router", "front"):
-                proxy = Nginx(self.home(name) / part)
-                if not proxy.running():
-                    proxy.start(proxy.conf.read_text(), socket=router_address(self.home(name)))
-        return self.get(name)
-
     # --- records --------------------------------------------------------------------------------
     def _exists(self, name: str) -> bool:
         with self.ws.metadata.read() as conn:

@@ -3,7 +3,10 @@ first (shadow) step with no failed client request, abort, and every decision's f
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,8 +164,8 @@ def test_an_aborted_rollout_goes_back_to_0_percent(images: Images, shop: dict[st
     runner = threading.Thread(target=lambda: outcome.append(mlops.rollout(
         "shop", images.blue, steps=[50, 100], interval=30, echo=None, workspace=ws)))
     runner.start()
-    deadline = __import__("time").time() + 30
-    while __import__("time").time() < deadline:
+    deadline = time.time() + 30
+    while time.time() < deadline:
         ep = mlops.get_endpoint("shop", workspace=ws)
         if ep.mirror:
             break
@@ -174,3 +177,29 @@ def test_an_aborted_rollout_goes_back_to_0_percent(images: Images, shop: dict[st
     assert ep.rollout["status"] == "aborted" and ep.traffic[current] == 100 and not ep.mirror
     with pytest.raises(mlops.UsageError, match="has no rollout to resume"):
         mlops.rollout("shop", resume=True, workspace=ws)
+
+
+def test_a_rollout_whose_process_was_killed_resumes_from_its_step(images: Images, shop: dict[str, Any]) -> None:
+    ws, ep = images.ws, shop["endpoint"]
+    current = next(d for d, p in mlops.get_endpoint("shop", workspace=ws).traffic.items() if p == 100)
+    code = (f"import jupyter_mlops as m; m.rollout('shop', {images.blue.ref!r}, steps=[100], mirror=0, interval=3, "
+            f"gates={{'min_requests': 20}}, echo=None, workspace={str(ws.root)!r})")
+    runner = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:  # killed while its first step waits for evidence
+            rollout = mlops.get_endpoint("shop", workspace=ws).rollout or {}
+            if rollout.get("status") == "running" and mlops.get_endpoint("shop", workspace=ws).traffic.get(
+                    rollout.get("new")) == 100:
+                break
+            time.sleep(0.1)
+    finally:
+        runner.kill()
+        runner.wait()
+    assert mlops.get_endpoint("shop", workspace=ws).rollout["status"] == "running"
+    with Load(ep.scoring_uri, shop["key"]) as load:
+        result = mlops.rollout("shop", resume=True, echo=None, workspace=ws)
+    assert result.status == "promoted" and result.current == current and [s["step"] for s in result.steps] == ["100%"]
+    assert load.errors == [] and set(load.statuses) == {200}
+    kinds = [e.kind for e in _steps(ws, mlops.get_endpoint("shop", workspace=ws).rollout["id"])]
+    assert kinds == ["rollout-started", "rollout-resumed", "rollout-step", "rollout-promoted"]
