@@ -44,6 +44,9 @@ class Gates:
         unknown = sorted(set(given) - known)
         if unknown:
             raise UsageError(f"Unknown gate {unknown[0]!r}; gates are: {', '.join(sorted(known))}.")
+        for key, value in given.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise UsageError(f"Invalid gate {key}={value!r}: a number, at least 0.")
         return cls(**given)
 
     def to_dict(self) -> dict[str, Any]:

@@ -203,3 +203,20 @@ def test_a_rollout_whose_process_was_killed_resumes_from_its_step(images: Images
     assert load.errors == [] and set(load.statuses) == {200}
     kinds = [e.kind for e in _steps(ws, mlops.get_endpoint("shop", workspace=ws).rollout["id"])]
     assert kinds == ["rollout-started", "rollout-resumed", "rollout-step", "rollout-promoted"]
+
+
+def test_bad_rollout_settings_are_one_line_errors(images: Images, shop: dict[str, Any]) -> None:
+    ws = images.ws
+    before = mlops.get_endpoint("shop", workspace=ws).traffic
+    for kwargs, message in (
+            ({"steps": [50, 10]}, r"^Invalid steps \[50, 10\]: increasing, e.g. \[10, 50, 100\].$"),
+            ({"steps": [0, 100]}, r"^Invalid steps \[0, 100\]: whole percentages in \(0, 100\]"),
+            ({"mirror": 80}, r"^Invalid mirror 80: a share from 0 \(no shadow step\) to 50.$"),
+            ({"interval": "soon"}, r"^Invalid interval 'soon': seconds, or a number and s, m or h \(e.g. 1m\).$"),
+            ({"gates": {"max_psi": 1}}, r"^Unknown gate 'max_psi'; gates are: max_error_rate_increase, "),
+            ({"gates": {"min_requests": "many"}}, r"^Invalid gate min_requests='many': a number, at least 0.$")):
+        with pytest.raises(mlops.UsageError, match=message):
+            mlops.rollout("shop", images.green, echo=None, workspace=ws, **kwargs)
+    with pytest.raises(mlops.UsageError, match="^rollout needs the image to roll out"):
+        mlops.rollout("shop", echo=None, workspace=ws)
+    assert mlops.get_endpoint("shop", workspace=ws).traffic == before
