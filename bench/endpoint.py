@@ -20,12 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import jupyter_mlops as mlops  # noqa: E402
 from serve import cpu_seconds, wrk  # noqa: E402
-from tests.modelfactory import onnx_logreg  # noqa: E402
 
+import jupyter_mlops as mlops  # noqa: E402
 from jupyter_mlops.endpoints.nginx import Nginx  # noqa: E402
 from jupyter_mlops.store.schema import deployments  # noqa: E402
+from tests.modelfactory import onnx_logreg  # noqa: E402
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1))
 
@@ -75,8 +75,9 @@ def main() -> int:
               f"{'nginx us/req':>13} {'server us/req':>14} {'errors':>7}")
         for c in conns:
             d, e = cell[("direct", c)], cell[("endpoint", c)]
+            errors = d["errors"] + e["errors"]
             print(f"{c:>5} {d['rps']:>9.0f} {e['rps']:>9.0f} {e['rps'] / d['rps']:>6.2f} {d['p99']:>9.2f}ms "
-                  f"{e['p99']:>11.2f}ms {e['nginx_us']:>13.1f} {e['server_us']:>14.1f} {d['errors'] + e['errors']:>7.0f}")
+                  f"{e['p99']:>11.2f}ms {e['nginx_us']:>13.1f} {e['server_us']:>14.1f} {errors:>7.0f}")
     finally:
         mlops.delete_endpoint("bench", workspace=ws)
     return 0
