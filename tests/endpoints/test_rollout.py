@@ -171,9 +171,14 @@ def test_an_aborted_rollout_goes_back_to_0_percent(images: Images, shop: dict[st
             break
     with pytest.raises(mlops.ConflictError, match="has a rollout running"):
         mlops.rollout("shop", images.blue, workspace=ws, echo=None)
+    followed: list[str] = []  # what `jupyter-mlops endpoints rollout shop --follow` prints from another process
+    follower = threading.Thread(target=lambda: mlops.follow_rollout("shop", echo=followed.append, workspace=ws))
+    follower.start()
     ep = mlops.abort_rollout("shop", workspace=ws)
     runner.join(10)
+    follower.join(10)
     assert outcome and outcome[0].status == "aborted"
+    assert any("rollout-aborted: " in line and "aborted on request" in line for line in followed), followed
     assert ep.rollout["status"] == "aborted" and ep.traffic[current] == 100 and not ep.mirror
     with pytest.raises(mlops.UsageError, match="has no rollout to resume"):
         mlops.rollout("shop", resume=True, workspace=ws)
