@@ -208,17 +208,14 @@ class Nginx:
                                capture_output=True, text=True, timeout=30)
 
     def pid(self) -> int | None:
+        """The master's pid, if it runs: a pid file left by a master that died (a reboot, a kill) may name
+        another process by now, so the process must be nginx's master with our prefix."""
         try:
             pid = int((self.prefix / "nginx.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return pid
+        return pid if b"nginx: master process" in cmdline and str(self.prefix).encode() in cmdline else None
 
     def running(self) -> bool:
         return self.pid() is not None
