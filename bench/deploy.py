@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import jupyter_mlops as mlops  # noqa: E402
+from jupyter_mlops.appdir import write_app_dir  # noqa: E402
 from jupyter_mlops.images.smoke import run_container  # noqa: E402
 from jupyter_mlops.local_server import free_port, start_process, stop_process  # noqa: E402
-from jupyter_mlops.appdir import write_app_dir  # noqa: E402
 from tests.modelfactory import onnx_logreg  # noqa: E402
 from tests.services import ensure_base_image  # noqa: E402
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import jupyter_mlops as mlops  # noqa: E402
-from jupyter_mlops.store.schema import images  # noqa: E402
-from jupyter_mlops.workspace import Workspace  # noqa: E402
+import jupyter_mlops as mlops
+from jupyter_mlops.store.schema import images
+from jupyter_mlops.workspace import Workspace
 
 
 def median_ms(fn: Callable[[], object], repeat: int) -> float:

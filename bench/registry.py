@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jupyter_mlops.registry.models import ModelRegistry  # noqa: E402
-from jupyter_mlops.workspace import Workspace  # noqa: E402
+from jupyter_mlops.registry.models import ModelRegistry
+from jupyter_mlops.workspace import Workspace
 
 
 def median_ms(fn, repeat: int = 200) -> float:  # type: ignore[no-untyped-def]

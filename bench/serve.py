@@ -104,8 +104,9 @@ def raw_session(model: Path, row: list[float], n: int = 3000) -> dict[str, float
 
 
 class Proc:
-    def __init__(self, argv: list[str], port: int, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    def __init__(self, argv: list[str], port: int, env: dict[str, str], cwd: str | Path = ROOT) -> None:
+        # `python -m` puts the working directory first on sys.path: it decides whose package runs.
+        self.proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
         wait_for_port(port, 60, self.proc)
         time.sleep(1.0)  # every worker up and ready
 
@@ -114,7 +115,8 @@ class Proc:
         self.proc.wait(20)
 
 
-def ours(model: Path, work: Path, port: int, **settings: object) -> Proc:
+def ours(model: Path, work: Path, port: int, src: str | None = None, **settings: object) -> Proc:
+    """Our server on ``model``; from the checkout at ``src`` when given (its jupyter_mlops wins)."""
     from jupyter_mlops.serving.config import ServerConfig
 
     app = work / f"app-{port}"
@@ -123,7 +125,8 @@ def ours(model: Path, work: Path, port: int, **settings: object) -> Proc:
     shutil.copyfile(model, dest / model.name)
     ServerConfig(app_dir=str(app), models=[{"name": "m", "version": 1, "framework": "onnx", "path": model.name}],
                  port=port, workers=WORKERS, auth=True, log_level="warning", **settings).save(app / "server.json")  # type: ignore[arg-type]
-    return Proc([sys.executable, "-m", "jupyter_mlops.serving", "--config", str(app / "server.json")], port, {"MLOPS_AUTH_KEYS": KEY})
+    env = {"MLOPS_AUTH_KEYS": KEY, **({"PYTHONPATH": src} if src else {})}
+    return Proc([sys.executable, "-m", "jupyter_mlops.serving", "--config", str(app / "server.json")], port, env, src or ROOT)
 
 
 def minimal(model: Path, port: int) -> Proc:
@@ -161,7 +164,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--conns", default="1,8,64")
     parser.add_argument("--only", default="servers,collect,batching",
-                        help="sections to run: servers (ours against minimal), collect, batching (the MLP)")
+                        help="sections to run: servers (ours against minimal), collect, batching (the MLP), "
+                             "baseline (ours against ours from --baseline-src)")
+    parser.add_argument("--baseline-src", help="another checkout (say, `git archive main | tar -x -C DIR`) whose "
+                                               "server the baseline section compares this tree's against")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell, interleaved; the median is shown")
     args = parser.parse_args()
     conns = [int(c) for c in args.conns.split(",")]
@@ -175,6 +181,16 @@ def main() -> None:
 
     if "servers" in sections:
         servers_section(lr, work, body, row, conns, args)
+    if "baseline" in sections:
+        servers = {"baseline": ours(lr, work, p1 := free_port(), src=args.baseline_src),
+                   "this tree": ours(lr, work, p2 := free_port(), src=str(ROOT))}
+        res = compare({"baseline": (f"http://127.0.0.1:{p1}/score", KEY, servers["baseline"].proc.pid),
+                       "this tree": (f"http://127.0.0.1:{p2}/score", KEY, servers["this tree"].proc.pid)},
+                      body, conns, args.duration, args.repeat)
+        for server in servers.values():
+            server.stop()
+        table(f"logistic regression: this tree against {args.baseline_src}",
+              [(n, c, res[(n, c)], res[("baseline", c)]) for c in conns for n in ("baseline", "this tree")], "baseline")
     mlp = onnx_mlp(work / "mlp.onnx", hidden=2048) if sections & {"collect", "batching"} else None
     if "collect" in sections:
         for model, name in ((lr, "logistic regression"), (mlp, "MLP 20-2048-2048-2")):

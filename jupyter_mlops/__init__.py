@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from ._version import __version__ as __version__
 
 _EXPORTS = {
     "api": [
@@ -53,6 +53,16 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_WHERE))
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension (enabled as ``jupyter_mlops``) lives in :mod:`.server`."""
+    return [{"module": "jupyter_mlops.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (``labextension/`` built into ``jupyter_mlops/labextension``)."""
+    return [{"src": "labextension", "dest": "jupyter-mlops"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext jupyter_mlops``: register the magics; no network, no files."""
     from .magics import load_ipython_extension as _load
@@ -62,22 +72,60 @@ def load_ipython_extension(ipython: Any) -> None:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .api import (  # noqa: F401
-        abort_rollout, build_image, collected_data, create_endpoint, dashboard, delete_endpoint, delete_image,
-        delete_model, deploy, download_model, follow_rollout, get_deployment, get_endpoint, get_endpoint_keys,
-        get_image, get_keys, get_model, get_token, get_workspace, list_deployments, list_endpoints, list_images,
-        list_models, regen_endpoint_key, regen_key, register_model, rollout, serve, set_baseline, set_traffic,
-        smoke_test_image, undeploy, update_deployment, update_image, update_model,
+        abort_rollout,
+        build_image,
+        collected_data,
+        create_endpoint,
+        dashboard,
+        delete_endpoint,
+        delete_image,
+        delete_model,
+        deploy,
+        download_model,
+        follow_rollout,
+        get_deployment,
+        get_endpoint,
+        get_endpoint_keys,
+        get_image,
+        get_keys,
+        get_model,
+        get_token,
+        get_workspace,
+        list_deployments,
+        list_endpoints,
+        list_images,
+        list_models,
+        regen_endpoint_key,
+        regen_key,
+        register_model,
+        rollout,
+        serve,
+        set_baseline,
+        set_traffic,
+        smoke_test_image,
+        undeploy,
+        update_deployment,
+        update_image,
+        update_model,
     )
+    from .deployments.records import Deployment, DeploymentList  # noqa: F401
     from .endpoints.gates import Gates  # noqa: F401
     from .endpoints.records import Endpoint, EndpointList, Token  # noqa: F401
     from .endpoints.rollout import RolloutResult  # noqa: F401
-    from .monitoring.dashboard import Dashboard  # noqa: F401
-    from .deployments.records import Deployment, DeploymentList  # noqa: F401
+    from .errors import (  # noqa: F401
+        BuildError,
+        ConflictError,
+        DeploymentError,
+        ImmutableError,
+        InUseError,
+        InvalidNameError,
+        MlopsError,
+        NotFoundError,
+        StoreError,
+        UsageError,
+    )
     from .images.records import Image, ImageList  # noqa: F401
     from .local_server import LocalServer  # noqa: F401
-    from .errors import (  # noqa: F401
-        BuildError, ConflictError, DeploymentError, ImmutableError, InUseError, InvalidNameError,
-        MlopsError, NotFoundError, StoreError, UsageError,
-    )
+    from .monitoring.dashboard import Dashboard  # noqa: F401
     from .registry.records import Model, ModelList  # noqa: F401
     from .workspace import Workspace, use_workspace  # noqa: F401

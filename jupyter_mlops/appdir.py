@@ -10,13 +10,13 @@ import os
 import shutil
 from pathlib import Path, PurePosixPath
 
+from .artifacts.stores import LocalArtifactStore, blob_key
 from .errors import UsageError
 from .names import ref_of
 from .registry.models import ModelRegistry
 from .registry.records import Model
 from .serving.config import ServerConfig
 from .serving.layout import MODELS_DIR
-from .artifacts.stores import LocalArtifactStore, blob_key
 from .workspace import Workspace
 
 
@@ -60,7 +60,8 @@ def write_app_dir(
         script_name = src.name
         shutil.copyfile(src, dest / script_name)
     elif not any(m.framework in ("onnx", "sklearn") for m in models):
-        raise UsageError("These models need a scoring script (--script): only ONNX and sklearn models score without one.")
+        raise UsageError(
+            "These models need a scoring script (--script): only ONNX and sklearn models score without one.")
     config = ServerConfig(
         app_dir=str(dest),
         models=[

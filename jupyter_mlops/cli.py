@@ -58,7 +58,7 @@ def render(result: Any, as_json: bool) -> str | None:
     if isinstance(result, list):
         text = text_table([r.summary() for r in result])
         if getattr(result, "has_more", False):
-            text += f"\n(more: --offset {result.offset + len(result)})"
+            text += f"\n(more: --offset {getattr(result, 'offset', 0) + len(result)})"
         return text
     if hasattr(result, "summary"):
         return text_table([result.summary()])

@@ -13,7 +13,7 @@ from .errors import DeploymentError, UsageError
 try:
     import numpy as _np
 except ImportError:  # pragma: no cover - numpy is a dependency; keep the client importable anyway
-    _np = None
+    _np = None  # type: ignore[assignment]
 
 
 def _plain(obj: Any) -> Any:

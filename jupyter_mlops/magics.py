@@ -99,6 +99,11 @@ class MlopsMagics(Magics, Configurable):
         magic.__doc__ = parser.format_help()
         return magic
 
+    @property
+    def _user_ns(self) -> dict[str, Any]:
+        assert self.shell is not None, "magics run in a shell"
+        return self.shell.user_ns
+
     def _invocation(self) -> Invocation:
         return Invocation(workspace=self.workspace or None, progress=self.progress, notebook=True)
 
@@ -116,7 +121,7 @@ class MlopsMagics(Magics, Configurable):
         if args.out:
             if not args.out.isidentifier():
                 raise UsageError(f"Invalid -o name {args.out!r}: it must be a Python identifier.")
-            self.shell.user_ns[args.out] = result
+            self._user_ns[args.out] = result
         if isinstance(result, Done):
             print(result.message)
             return None
@@ -129,9 +134,9 @@ class MlopsMagics(Magics, Configurable):
             if not opt.rest:
                 continue
             if isinstance(value, str) and value.isidentifier():
-                if value not in self.shell.user_ns:
+                if value not in self._user_ns:
                     raise UsageError(f"No variable named {value!r} in the notebook.")
-                value = self.shell.user_ns[value]
+                value = self._user_ns[value]
             setattr(args, opt.dest, opt.convert(value))
 
     @line_magic
@@ -152,7 +157,7 @@ class MlopsMagics(Magics, Configurable):
         except MlopsError as exc:
             raise UsageError(str(exc)) from None
         if args.out:
-            self.shell.user_ns[args.out] = result
+            self._user_ns[args.out] = result
         return result
 
 

@@ -68,12 +68,12 @@ def ref_of(obj: object, kind: str = "model") -> Ref:
     raise UsageError(f"Invalid {kind} {obj!r}: give NAME, NAME:VERSION or a registered {kind}.")
 
 
-def parse_exact_ref(text: str, kind: str = "model") -> Ref:
+def parse_exact_ref(text: str, kind: str = "model") -> tuple[str, int]:
     """``NAME:VERSION`` where the version is required (deletes name one version, never "the latest")."""
     ref = parse_ref(text, kind)
     if ref.version is None:
         raise UsageError(f"Give the version to delete: {ref.name}:VERSION.")
-    return ref
+    return ref.name, ref.version
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,9 @@ def parse_filters(filters: object, what: str = "tag") -> list[KeyFilter]:
         return [KeyFilter(str(k), None if v is None else str(v)) for k, v in filters.items()]
     if isinstance(filters, str):
         filters = [filters]
-    return [parse_filter(f, what) for f in filters]  # type: ignore[union-attr]
+    if not isinstance(filters, (list, tuple)):
+        raise UsageError(f"Invalid {what} filters {filters!r}: a dict, a string or a list of strings.")
+    return [parse_filter(str(f), what) for f in filters]
 
 
 def parse_pairs(pairs: object, what: str = "tag") -> dict[str, str]:
@@ -112,8 +114,10 @@ def parse_pairs(pairs: object, what: str = "tag") -> dict[str, str]:
     else:
         if isinstance(pairs, str):
             pairs = [pairs]
+        if not isinstance(pairs, (list, tuple)):
+            raise UsageError(f"Invalid {what}s {pairs!r}: a dict, a string or a list of key=value strings.")
         out = {}
-        for pair in pairs:  # type: ignore[union-attr]
+        for pair in map(str, pairs):
             key, sep, value = pair.partition("=")
             if not sep or not key.strip():
                 raise UsageError(f"Invalid {what} {pair!r}: write key=value.")

@@ -9,11 +9,12 @@ Nothing is created or contacted until a store is first used.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import tomllib
 
 from .errors import UsageError
 

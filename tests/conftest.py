@@ -31,14 +31,25 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     return Workspace.embedded(root, source="test")
 
 
+def interactive_shell() -> Any:
+    """The one IPython shell of the test run, its history kept in memory (no sqlite file in a HOME
+    that a test removes)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    if not InteractiveShell.initialized():
+        config = Config()
+        config.HistoryManager.hist_file = ":memory:"
+        return InteractiveShell.instance(config=config)
+    return InteractiveShell.instance()
+
+
 @pytest.fixture
 def ip(workspace: Workspace) -> Iterator[Any]:
     """A real IPython shell with the extension loaded. IPython swaps ``sys.modules['__main__']`` for
     its own namespace, which breaks multiprocessing's spawn in later tests: it is put back after."""
-    from IPython.core.interactiveshell import InteractiveShell
-
     main = sys.modules["__main__"]
-    shell = InteractiveShell.instance()
+    shell = interactive_shell()
     shell.history_manager.enabled = False
     shell.run_line_magic("load_ext", "jupyter_mlops")
     yield shell

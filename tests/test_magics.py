@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import jupyter_mlops as mlops
 from jupyter_mlops.workspace import Workspace
 
+from .conftest import interactive_shell
 from .modelfactory import onnx_logreg
 
 
@@ -22,7 +22,7 @@ def model_file(tmp_path: Path) -> Path:
 
 def test_load_ext_has_no_side_effects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    shell = InteractiveShell.instance()
+    shell = interactive_shell()
     shell.run_line_magic("load_ext", "jupyter_mlops")
     assert "register_model" in shell.magics_manager.magics["line"]
     assert list(tmp_path.iterdir()) == []

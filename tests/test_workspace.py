@@ -73,4 +73,4 @@ def test_azure_artifacts_from_the_environment(
 def test_missing_azure_connection_string_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / CONFIG_NAME).write_text('[workspace]\nartifacts = "azure://wsmodels"\n')
     with pytest.raises(mlops.UsageError, match="needs a connection string: set azure_connection_string"):
-        resolve_workspace(tmp_path).artifacts
+        _ = resolve_workspace(tmp_path).artifacts

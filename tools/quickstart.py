@@ -100,7 +100,8 @@ def main() -> int:
     board = mlops.dashboard("quickstart-churn", since="1h")
     print(board)
     print("dashboard:", board.to_html(Path("quickstart-dashboard.html").resolve()))
-    print(f"\nThe deployment keeps serving at {dep.scoring_uri}; `jupyter-mlops deployments delete quickstart-churn` stops it.")
+    print(f"\nThe deployment keeps serving at {dep.scoring_uri}; "
+          "`jupyter-mlops deployments delete quickstart-churn` stops it.")
     return 0
 
 

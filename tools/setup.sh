@@ -31,6 +31,22 @@ if [ ! -x .tools/node_modules/.bin/azurite-blob ] || [ ! -d .tools/node_modules/
     @kubernetes-models/gateway-api@2 >/dev/null
 fi
 
+# The JupyterLab extension: TypeScript built into jupyter_mlops/labextension with node only (rspack,
+# @jupyterlab/core-meta pinned in package-lock.json: nothing is fetched from GitHub), before the
+# editable install below copies it to .venv/share/jupyter/labextensions. node_modules also holds
+# galata for the UI tests (tests/labextension), which drive Debian's chromium: no browser download.
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' \
+  || { echo "the JupyterLab extension needs node >= 20.19 (rspack); found $(node --version)" >&2; exit 1; }
+if [ ! -d labextension/node_modules/@jupyter/builder ] || [ labextension/package-lock.json -nt labextension/node_modules/.package-lock.json ]; then
+  say "npm ci (labextension/)"
+  (cd labextension && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+bundle=jupyter_mlops/labextension/package.json
+if [ ! -f "$bundle" ] || [ -n "$(find labextension/src labextension/style labextension/package.json -newer "$bundle" -print -quit)" ]; then
+  say "build the JupyterLab extension"
+  (cd labextension && npm run --silent build >/dev/null)
+fi
+
 if [ ! -x .venv/bin/python ]; then
   say "python virtualenv .venv"
   python3 -m venv .venv

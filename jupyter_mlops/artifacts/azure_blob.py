@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import NotFoundError, StoreError, UsageError
-from .stores import ArtifactStore, safe_key
 from .progress import progress_bar
+from .stores import ArtifactStore, safe_key
 
 ENV_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 
@@ -28,7 +28,7 @@ class AzureBlobArtifactStore(ArtifactStore):
             connection_string, connection_timeout=10, read_timeout=60,
             # The SDK's default backs off for about a minute; callers here (registration, the
             # collector's writer with its spool) would rather hear of an outage in seconds.
-            retry_policy=LinearRetry(backoff=1, random_jitter_range=0.5, retry_total=2),
+            retry_policy=LinearRetry(backoff=1, random_jitter_range=1, retry_total=2),
         )
         self._container = self._service.get_container_client(container)
         self._created = False
@@ -47,7 +47,7 @@ class AzureBlobArtifactStore(ArtifactStore):
             )
         return cls(connection_string, container, prefix)
 
-    def _blob(self, name: str):  # type: ignore[no-untyped-def]
+    def _blob(self, name: str):
         key = safe_key(name)
         return self._container.get_blob_client(f"{self.prefix}/{key}" if self.prefix else key)
 
@@ -60,14 +60,14 @@ class AzureBlobArtifactStore(ArtifactStore):
             self._container.create_container()
         except ResourceExistsError:
             pass
-        except Exception as exc:  # noqa: BLE001 - any transport failure is a store failure
+        except Exception as exc:
             raise StoreError(f"Azure Blob Storage {self.url!r} unreachable: {_short(exc)}") from None
         self._created = True
 
     def exists(self, name: str) -> bool:
         try:
             return bool(self._blob(name).exists())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise StoreError(f"Azure Blob Storage {self.url!r} unreachable: {_short(exc)}") from None
 
     def upload_file(self, name: str, path: Path, progress: bool | None = None, length: int | None = None) -> None:
@@ -136,7 +136,7 @@ class AzureBlobArtifactStore(ArtifactStore):
         except ResourceNotFoundError:
             pass
 
-    def _call(self, fn):  # type: ignore[no-untyped-def]
+    def _call(self, fn):
         from azure.core.exceptions import AzureError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError
 
         try:

@@ -130,7 +130,7 @@ class LocalArtifactStore(ArtifactStore):
     def exists(self, name: str) -> bool:
         return self._path(name).exists()
 
-    def _write_atomically(self, dest: Path, write) -> None:  # type: ignore[no-untyped-def]
+    def _write_atomically(self, dest: Path, write) -> None:
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
@@ -160,7 +160,7 @@ class LocalArtifactStore(ArtifactStore):
     def _copy(self, src: Path, dest: Path, progress: bool | None, desc: str, length: int | None = None) -> None:
         size = src.stat().st_size if length is None else length
 
-        def write(out) -> None:  # type: ignore[no-untyped-def]
+        def write(out) -> None:
             with src.open("rb") as f, progress_bar(size, desc, progress) as bar:
                 done = 0
                 while done < size:  # sendfile: a copy inside the kernel, without the GIL

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import json
+from argparse import Namespace
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from .. import api
@@ -19,17 +19,17 @@ _count = partial(parse_int, what="count", minimum=1)
 _seconds = partial(parse_float, what="seconds")
 
 
-def _deploy(inv: Invocation, a: SimpleNamespace) -> Any:
+def _deploy(inv: Invocation, a: Namespace) -> Any:
     settings = {k: v for k, v in vars(a).items() if k not in ("name", "image", "no_auth") and v not in (None, False)}
     return api.deploy(a.name, a.image, auth=not a.no_auth, workspace=inv.workspace, **settings)
 
 
-def _list(inv: Invocation, a: SimpleNamespace) -> Any:
+def _list(inv: Invocation, a: Namespace) -> Any:
     return api.list_deployments(model=a.model, image=a.image, tags=a.tags, limit=a.limit, offset=a.offset,
                                 refresh=a.refresh, workspace=inv.workspace)
 
 
-def _show(inv: Invocation, a: SimpleNamespace) -> Any:
+def _show(inv: Invocation, a: Namespace) -> Any:
     dep = api.get_deployment(a.name, workspace=inv.workspace)
     inv.echo(f"{dep.name}: {dep.state} on {dep.target}, image {dep.image}")
     inv.echo(f"scoring URI: {dep.scoring_uri}\nswagger URI: {dep.swagger_uri}")
@@ -41,20 +41,20 @@ def _show(inv: Invocation, a: SimpleNamespace) -> Any:
     return dep
 
 
-def _update(inv: Invocation, a: SimpleNamespace) -> Any:
+def _update(inv: Invocation, a: Namespace) -> Any:
     return api.update_deployment(a.name, a.image, ready_timeout=a.ready_timeout, workspace=inv.workspace)
 
 
-def _delete(inv: Invocation, a: SimpleNamespace) -> Any:
+def _delete(inv: Invocation, a: Namespace) -> Any:
     api.undeploy(a.name, workspace=inv.workspace)
     return Done(f"Removed deployment {a.name}.", {"deleted": a.name})
 
 
-def _keys(inv: Invocation, a: SimpleNamespace) -> Any:
+def _keys(inv: Invocation, a: Namespace) -> Any:
     return api.get_keys(a.name, workspace=inv.workspace)
 
 
-def _regen(inv: Invocation, a: SimpleNamespace) -> Any:
+def _regen(inv: Invocation, a: Namespace) -> Any:
     api.regen_key(a.name, a.key, workspace=inv.workspace)
     return Done(f"Regenerated the {a.key} key of {a.name}.", {"regenerated": a.key})
 
@@ -69,7 +69,7 @@ def parse_data(value: Any) -> Any:
         raise UsageError(f"Invalid JSON {value[:40]!r}: {exc}.") from None
 
 
-def _score(inv: Invocation, a: SimpleNamespace) -> Any:
+def _score(inv: Invocation, a: Namespace) -> Any:
     return api.get_deployment(a.name, workspace=inv.workspace).score(a.data)
 
 

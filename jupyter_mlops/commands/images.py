@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from argparse import Namespace
 from typing import Any
 
 from .. import api
@@ -11,7 +11,7 @@ from . import options
 from .spec import Command, Done, Invocation, Option
 
 
-def _build(inv: Invocation, a: SimpleNamespace) -> Any:
+def _build(inv: Invocation, a: Namespace) -> Any:
     return api.build_image(
         a.name, a.models, script=a.script, requirements=a.requirements, base_image=a.base_image, tags=a.tags,
         description=a.description, docker=False if a.no_docker else None, progress=inv.log is None, echo=inv.log,
@@ -19,27 +19,27 @@ def _build(inv: Invocation, a: SimpleNamespace) -> Any:
     )
 
 
-def _list(inv: Invocation, a: SimpleNamespace) -> Any:
+def _list(inv: Invocation, a: Namespace) -> Any:
     return api.list_images(a.name, tags=a.tags, model=a.model, limit=a.limit, offset=a.offset,
                            workspace=inv.workspace)
 
 
-def _show(inv: Invocation, a: SimpleNamespace) -> Any:
+def _show(inv: Invocation, a: Namespace) -> Any:
     image = api.get_image(a.ref, workspace=inv.workspace)
     if a.log:
         inv.echo(image.build_log or "(no build log)")
     return image
 
 
-def _update(inv: Invocation, a: SimpleNamespace) -> Any:
-    ref = parse_exact_ref(a.ref, "image")
-    return api.update_image(ref.name, ref.version, tags=a.tags, remove_tags=a.remove_tags, workspace=inv.workspace)
+def _update(inv: Invocation, a: Namespace) -> Any:
+    name, version = parse_exact_ref(a.ref, "image")
+    return api.update_image(name, version, tags=a.tags, remove_tags=a.remove_tags, workspace=inv.workspace)
 
 
-def _delete(inv: Invocation, a: SimpleNamespace) -> Any:
-    ref = parse_exact_ref(a.ref, "image")
-    api.delete_image(ref.name, ref.version, workspace=inv.workspace)
-    return Done(f"Deleted image {ref}.", {"deleted": str(ref)})
+def _delete(inv: Invocation, a: Namespace) -> Any:
+    name, version = parse_exact_ref(a.ref, "image")
+    api.delete_image(name, version, workspace=inv.workspace)
+    return Done(f"Deleted image {name}:{version}.", {"deleted": f"{name}:{version}"})
 
 
 COMMANDS = (

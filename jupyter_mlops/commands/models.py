@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from argparse import Namespace
 from typing import Any
 
 from .. import api
@@ -11,35 +11,35 @@ from . import options
 from .spec import Command, Done, Invocation, Option
 
 
-def _register(inv: Invocation, a: SimpleNamespace) -> Any:
+def _register(inv: Invocation, a: Namespace) -> Any:
     return api.register_model(a.path, a.name, tags=a.tags, properties=a.properties, description=a.description,
                               framework=a.framework, progress=inv.progress, workspace=inv.workspace)
 
 
-def _list(inv: Invocation, a: SimpleNamespace) -> Any:
+def _list(inv: Invocation, a: Namespace) -> Any:
     return api.list_models(a.name, tags=a.tags, properties=a.properties, latest=a.latest, limit=a.limit,
                            offset=a.offset, workspace=inv.workspace)
 
 
-def _show(inv: Invocation, a: SimpleNamespace) -> Any:
+def _show(inv: Invocation, a: Namespace) -> Any:
     return api.get_model(a.ref, workspace=inv.workspace)
 
 
-def _update(inv: Invocation, a: SimpleNamespace) -> Any:
-    ref = parse_exact_ref(a.ref)
-    return api.update_model(ref.name, ref.version, tags=a.tags, remove_tags=a.remove_tags, properties=a.properties,
+def _update(inv: Invocation, a: Namespace) -> Any:
+    name, version = parse_exact_ref(a.ref)
+    return api.update_model(name, version, tags=a.tags, remove_tags=a.remove_tags, properties=a.properties,
                             description=a.description, workspace=inv.workspace)
 
 
-def _download(inv: Invocation, a: SimpleNamespace) -> Any:
+def _download(inv: Invocation, a: Namespace) -> Any:
     path = api.download_model(a.ref, a.dir, exist_ok=a.overwrite, progress=inv.progress, workspace=inv.workspace)
     return Done(f"Wrote {path}.", {"path": str(path)})
 
 
-def _delete(inv: Invocation, a: SimpleNamespace) -> Any:
-    ref = parse_exact_ref(a.ref)
-    api.delete_model(ref.name, ref.version, workspace=inv.workspace)
-    return Done(f"Deleted model {ref}.", {"deleted": str(ref)})
+def _delete(inv: Invocation, a: Namespace) -> Any:
+    name, version = parse_exact_ref(a.ref)
+    api.delete_model(name, version, workspace=inv.workspace)
+    return Done(f"Deleted model {name}:{version}.", {"deleted": f"{name}:{version}"})
 
 
 FRAMEWORK = Option("framework", ("--framework", "-f"), "onnx, sklearn or custom (detected when omitted)",

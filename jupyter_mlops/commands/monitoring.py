@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from .. import api
@@ -12,7 +12,7 @@ from . import options
 from .spec import Command, Invocation, Option
 
 
-def _monitor(inv: Invocation, a: SimpleNamespace) -> Any:
+def _monitor(inv: Invocation, a: Namespace) -> Any:
     board = api.dashboard(a.name, since=a.since, threshold=a.threshold, workspace=inv.workspace)
     if a.html:
         inv.echo(f"Wrote {board.to_html(a.html)}")

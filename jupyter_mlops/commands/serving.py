@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from .. import api
@@ -11,7 +11,7 @@ from ..names import parse_float, parse_int
 from .spec import Command, Invocation, Option
 
 
-def _serve(inv: Invocation, a: SimpleNamespace) -> Any:
+def _serve(inv: Invocation, a: Namespace) -> Any:
     return api.serve(
         a.models, script=a.script, host=a.host, port=a.port, workers=a.workers, auth_keys=a.auth_keys,
         tls_cert=a.tls_cert, tls_key=a.tls_key, max_batch_size=a.max_batch_size,
@@ -21,15 +21,15 @@ def _serve(inv: Invocation, a: SimpleNamespace) -> Any:
 
 
 COMMANDS = (
-    Command(("serve",), "Serve registered models over HTTP (the CLI in the foreground, a notebook in the background).", (
+    Command(("serve",), "Serve registered models over HTTP (CLI: in the foreground; notebook: in the background).", (
         Option("models", ("--model", "-m"), "model NAME[:VERSION] (repeatable)", many=True, required=True,
                metavar="NAME[:VERSION]", complete="model_ref"),
         Option("script", ("--script", "-s"), "scoring script with init() and run(data)", complete="path"),
         Option("host", ("--host",), "address to listen on", default="127.0.0.1"),
         Option("port", ("--port",), "port (default: 5001 in the foreground, a free one in a notebook; 0: a free one)",
                parse=partial(parse_int, what="port")),
-        Option("workers", ("--workers",), "worker processes (0: one per core)", parse=partial(parse_int, what="workers"),
-               default=1),
+        Option("workers", ("--workers",), "worker processes (0: one per core)",
+               parse=partial(parse_int, what="workers"), default=1),
         Option("auth_keys", ("--auth-key",), "accepted bearer key (repeatable; $MLOPS_AUTH_KEYS keeps keys off the "
                "process list)", many=True, default=[], metavar="KEY"),
         Option("tls_cert", ("--tls-cert",), "certificate file (PEM)", complete="path"),

@@ -6,9 +6,9 @@ declarations, so an option exists in every adapter or in none: adding one is one
 
 from __future__ import annotations
 
+from argparse import Namespace
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 ADAPTERS = ("cli", "magic")
@@ -73,7 +73,7 @@ class Command:
     verb: tuple[str, ...]
     help: str
     options: tuple[Option, ...]
-    run: Callable[[Invocation, SimpleNamespace], Any]
+    run: Callable[[Invocation, Namespace], Any]
     magic: str | None = None
     cli: bool = True
 
@@ -84,7 +84,7 @@ class Command:
     def options_for(self, adapter: str) -> tuple[Option, ...]:
         return tuple(o for o in self.options if o.for_adapter(adapter))
 
-    def values(self, **given: Any) -> SimpleNamespace:
+    def values(self, **given: Any) -> Namespace:
         """The options' values from keyword arguments (JSON bodies, widget forms), defaults filled
         in and each converted as a typed value would be from the command line."""
         from ..errors import UsageError
@@ -101,7 +101,7 @@ class Command:
                 raise UsageError(f"{self.name!r} needs {dest!r}.")
             else:
                 out[dest] = _fresh(opt.default)
-        return SimpleNamespace(**out)
+        return Namespace(**out)
 
     def __call__(self, invocation: Invocation | None = None, **given: Any) -> Any:
         return self.run(invocation or Invocation(), self.values(**given))

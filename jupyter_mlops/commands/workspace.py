@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from argparse import Namespace
 from typing import Any
 
 from .. import api
 from .spec import Command, Invocation
 
 
-def _workspace(inv: Invocation, a: SimpleNamespace) -> Any:
+def _workspace(inv: Invocation, a: Namespace) -> Any:
     return api.get_workspace(inv.workspace)
 
 

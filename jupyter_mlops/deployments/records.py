@@ -7,6 +7,7 @@ from typing import Any
 
 from ..display import RecordList, fmt_kv, fmt_time, html_table
 
+
 @dataclass(frozen=True)
 class Event:
     time: float

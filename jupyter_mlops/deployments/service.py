@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import shutil
 import time
 from pathlib import Path
@@ -16,14 +17,15 @@ from ..images.registry import ImageRegistry, image_ids_of, image_ids_with_model
 from ..local_server import free_port
 from ..names import parse_filters, parse_pairs, ref_of, validate_name
 from ..store import kv
+from ..store.metadata import insert_id
 from ..store.paging import fetch_page
 from ..store.schema import deployment_events, deployments, image_models, images, models
 from ..workspace import Workspace
 from . import keys as keyring
 from . import owner
 from .records import Deployment, DeploymentList, Event
-from .targets import get_target
 from .settings import LocalSettings, Settings, load_settings, parse_settings, to_record
+from .targets import get_target
 from .targets.base import DeployContext
 
 KIND = "deployment"
@@ -73,13 +75,14 @@ class DeploymentService:
         with self.ws.metadata.begin() as conn:
             row = conn.execute(select(deployments).where(deployments.c.name == name)).first()
             if row is not None and row.state != "failed":
-                raise ConflictError(f"Deployment {name!r} already exists; update it (update_deployment) or undeploy it first.")
+                raise ConflictError(
+                    f"Deployment {name!r} already exists; update it (update_deployment) or undeploy it first.")
             if row is not None:  # a failed attempt: replace it
                 self._drop(conn, row.id)
-            dep_id = conn.execute(deployments.insert().values(
+            dep_id = insert_id(conn, deployments.insert().values(
                 name=name, image_id=img.id, target=target, config=to_record(config), state="transitioning",
                 transition={"owner": owner.current(), "image_id": img.id}, created_at=now, updated_at=now,
-            )).inserted_primary_key[0]
+            ))
             kv.insert(conn, KIND, dep_id, tags)
             conn.execute(deployment_events.insert().values(deployment_id=dep_id, time=now, kind="creating",
                                                            message=f"image {img.ref}, target {target}"))
@@ -303,19 +306,19 @@ class DeploymentService:
         kv.drop_all(conn, KIND, dep_id)
         conn.execute(delete(deployments).where(deployments.c.id == dep_id))
 
-    def _load(self, conn: Connection, rows: list[Any], events: bool = True) -> list[Deployment]:
+    def _load(self, conn: Connection, rows: builtins.list[Any], events: bool = True) -> builtins.list[Deployment]:
         """Records for ``rows`` in a fixed number of queries (tags, images, their models; events
         only when asked for)."""
         ids, image_ids = [r.id for r in rows], {r.image_id for r in rows}
         tag_map = kv.load(conn, KIND, ids)
         image_refs = {i.id: f"{i.name}:{i.version}" for i in conn.execute(
             select(images.c.id, images.c.name, images.c.version).where(images.c.id.in_(image_ids)))}
-        model_refs: dict[int, list[str]] = {}
+        model_refs: dict[int, builtins.list[str]] = {}
         for m in conn.execute(select(image_models.c.image_id, models.c.name, models.c.version)
                               .join(models, image_models.c.model_id == models.c.id)
                               .where(image_models.c.image_id.in_(image_ids)).order_by(models.c.name)):
             model_refs.setdefault(m.image_id, []).append(f"{m.name}:{m.version}")
-        history: dict[int, list[Event]] = {}
+        history: dict[int, builtins.list[Event]] = {}
         if events:
             for e in conn.execute(select(deployment_events).where(deployment_events.c.deployment_id.in_(ids))
                                   .order_by(deployment_events.c.id)):

@@ -25,15 +25,16 @@ class BuildResult:
         return sum(1 for s in self.steps if s["cached"])
 
 
-def docker_client():  # type: ignore[no-untyped-def]
+def docker_client():
     """A client for the local engine, or a one-line error saying none answers."""
     import docker
 
     try:
         client = docker.from_env(timeout=600)
         client.ping()
-    except Exception as exc:  # noqa: BLE001 - docker raises many transport types
-        raise BuildError(f"No Docker engine answers ({str(exc).splitlines()[0][:160]}); start dockerd or use the process target.") from None
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:160]
+        raise BuildError(f"No Docker engine answers ({reason}); start dockerd or use the process target.") from None
     return client
 
 
@@ -41,7 +42,8 @@ class _Progress:
     """Build steps as a progress bar (tqdm: a widget in notebooks, text in a terminal)."""
 
     def __init__(self, show: bool, echo: Callable[[str], None] | None) -> None:
-        self.show, self.echo, self.bar = show, echo, None
+        self.show, self.echo = show, echo
+        self.bar: Any = None
 
     def step(self, n: int, total: int, text: str) -> None:
         if self.echo:
@@ -52,9 +54,10 @@ class _Progress:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, desc="building", unit="step", leave=False)
-        self.bar.n = n - 1
-        self.bar.set_postfix_str(text[:50])
-        self.bar.refresh()
+        bar = self.bar
+        bar.n = n - 1
+        bar.set_postfix_str(text[:50])
+        bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:
@@ -92,8 +95,9 @@ def build(context: Path, tag: str, labels: dict[str, str], progress: bool = True
                     steps[-1]["cached"] = True
     except BuildError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the engine went away mid-build, say so in one line
-        raise BuildError(f"Docker build failed: {str(exc).splitlines()[0][:200]}", detail="\n".join(lines[-25:])) from None
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:200]
+        raise BuildError(f"Docker build failed: {reason}", detail="\n".join(lines[-25:])) from None
     finally:
         bar.close()
     image = client.images.get(image_id or tag)

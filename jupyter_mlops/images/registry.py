@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 import time
@@ -16,6 +17,7 @@ from ..errors import BuildError, InUseError, UsageError
 from ..names import parse_filters, parse_pairs, parse_ref, validate_name
 from ..registry.records import Model
 from ..store import kv
+from ..store.metadata import insert_id
 from ..store.paging import fetch_page, find_version
 from ..store.schema import deployments, image_models, images, models
 from ..workspace import Workspace
@@ -101,10 +103,10 @@ class ImageRegistry:
         store = self.ws.metadata
         with store.begin() as conn:
             version = store.allocate_version(conn, KIND, name)
-            image_id = conn.execute(images.insert().values(
+            image_id = insert_id(conn, images.insert().values(
                 name=name, version=version, description=description, created_at=time.time(),
                 state="building", base_image=base, spec=spec,
-            )).inserted_primary_key[0]
+            ))
             conn.execute(image_models.insert(), [{"image_id": image_id, "model_id": m.id} for m in resolved])
             kv.insert(conn, KIND, image_id, tags)
         return version, image_id
@@ -130,7 +132,8 @@ class ImageRegistry:
             rows, more = fetch_page(conn, select(images), images.c.id, conditions, limit, offset)
             return ImageList(self._load(conn, rows), has_more=more, offset=offset)
 
-    def update(self, name: str, version: int | str, tags: Any = None, remove_tags: list[str] | None = None) -> Image:
+    def update(self, name: str, version: int | str, tags: Any = None,
+               remove_tags: builtins.list[str] | None = None) -> Image:
         with self.ws.metadata.begin() as conn:
             row = self._find(conn, name, version)
             kv.set_tags(conn, KIND, row.id, parse_pairs(tags, "tag"), remove_tags or ())
@@ -153,14 +156,14 @@ class ImageRegistry:
         shutil.rmtree(self.context_dir(name, row.version).parent, ignore_errors=True)
 
     # --- helpers --------------------------------------------------------------------------------
-    def _find(self, conn: Connection, name: str, version: int | str | None):  # type: ignore[no-untyped-def]
+    def _find(self, conn: Connection, name: str, version: int | str | None):
         return find_version(conn, images, name, version, "image")
 
     @staticmethod
-    def _load(conn: Connection, rows: list[Any]) -> list[Image]:
+    def _load(conn: Connection, rows: builtins.list[Any]) -> builtins.list[Image]:
         ids = [r.id for r in rows]
         tag_map = kv.load(conn, KIND, ids)
-        refs: dict[int, list[str]] = {i: [] for i in ids}
+        refs: dict[int, builtins.list[str]] = {i: [] for i in ids}
         if ids:
             for image_id, mname, mversion in conn.execute(
                 select(image_models.c.image_id, models.c.name, models.c.version)
@@ -182,7 +185,7 @@ def _remove_docker_image(tag: str) -> None:
         from .builder import docker_client
 
         docker_client().images.remove(tag, force=False, noprune=False)
-    except Exception:  # noqa: BLE001 - best effort: the record is gone either way
+    except Exception:
         pass
 
 

@@ -15,7 +15,8 @@ from .records import Image
 def run_container(image: Image, port: int, env: dict[str, str] | None = None, name: str | None = None,
                   labels: dict[str, str] | None = None, volumes: dict[str, Any] | None = None) -> Any:
     if not image.docker_tag:
-        raise DeploymentError(f"Image {image.ref} has no Docker image (state {image.state!r}); build it where Docker runs.")
+        raise DeploymentError(
+            f"Image {image.ref} has no Docker image (state {image.state!r}); build it where Docker runs.")
     return docker_client().containers.run(
         image.docker_tag, detach=True, ports={f"{PORT}/tcp": ("127.0.0.1", port)}, environment=env or {},
         name=name, labels=labels or {}, volumes=volumes or {},

@@ -53,7 +53,7 @@ def pip_platform_args(python_version: str, machine: str | None = None) -> list[s
     return args
 
 
-def download(lines: list[str], cache_root: Path, python_version: str = "3.11", log=print) -> Path:  # type: ignore[no-untyped-def]
+def download(lines: list[str], cache_root: Path, python_version: str = "3.11", log=print) -> Path:
     """A folder of wheels plus ``requirements.txt``; cached under ``cache_root`` by content."""
     text = "\n".join(lines) + "\n"
     key = hashlib.sha256(f"{python_version}\n{platform.machine()}\n{text}".encode()).hexdigest()[:20]
@@ -71,7 +71,8 @@ def download(lines: list[str], cache_root: Path, python_version: str = "3.11", l
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()
-        cause = next((ln for ln in reversed(output.splitlines()) if ln.startswith("ERROR:")), output.splitlines()[-1] if output else "pip failed")
+        last = output.splitlines()[-1] if output else "pip failed"
+        cause = next((ln for ln in reversed(output.splitlines()) if ln.startswith("ERROR:")), last)
         shutil.rmtree(tmp, ignore_errors=True)
         raise BuildError(f"Resolving the image's requirements failed: {cause.removeprefix('ERROR: ')}",
                          detail="\n".join(output.splitlines()[-15:]))

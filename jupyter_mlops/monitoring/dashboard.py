@@ -71,7 +71,8 @@ def per_minute(frame: Any, freq: str = "min") -> Any:
 
     requests = frame.drop_duplicates("request_id").copy()
     requests["minute"] = requests["time"].dt.floor(freq)
-    by_status = requests.pivot_table(index="minute", columns="status", values="request_id", aggfunc="count", fill_value=0)
+    by_status = requests.pivot_table(index="minute", columns="status", values="request_id", aggfunc="count",
+                                     fill_value=0)
     latency = requests.groupby("minute")["latency_ms"].quantile([0.5, 0.95, 0.99]).unstack()
     errors = requests.assign(err=requests["status"] >= 400).groupby("minute")["err"].mean() * 100
     return by_status, latency, pd.Series(errors, name="error_rate")
@@ -111,7 +112,8 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
         for q, label in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
             if q in latency.columns:
                 fig.add_trace(go.Scatter(x=latency.index, y=latency[q], mode="lines+markers", name=label), row=1, col=2)
-        fig.add_trace(go.Scatter(x=errors.index, y=errors.values, mode="lines+markers", name="error rate"), row=2, col=1)
+        fig.add_trace(go.Scatter(x=errors.index, y=errors.values, mode="lines+markers", name="error rate"),
+                      row=2, col=1)
         pred = prediction_column(frame[frame["status"] == 200], frame.attrs.get("outputs", []))
         if pred is not None:
             fig.add_trace(go.Histogram(x=pred[1], name=pred[0], nbinsx=30), row=2, col=2)

@@ -72,7 +72,8 @@ def _input_rows(route: str | None, request: Any) -> list[Any] | None:
             rows = request[key]
             break
     else:
-        rows = request.get("dataframe_split", {}).get("data") if isinstance(request.get("dataframe_split"), dict) else None
+        split = request.get("dataframe_split")
+        rows = split.get("data") if isinstance(split, dict) else None
     if not isinstance(rows, list):
         return None
     if rows and not isinstance(rows[0], (list, dict)):
@@ -95,7 +96,7 @@ def _output_columns(route: str | None, response: Any, n: int) -> dict[str, list[
     return {}
 
 
-def to_frame(records: list[dict[str, Any]], feature_names: dict[tuple[str, Any], list[str]] | None = None) -> Any:
+def to_frame(records: list[dict[str, Any]], feature_names: dict[tuple[Any, Any], list[str]] | None = None) -> Any:
     import pandas as pd
 
     rows, features_seen, outputs_seen = [], {}, {}
@@ -108,7 +109,8 @@ def to_frame(records: list[dict[str, Any]], feature_names: dict[tuple[str, Any],
         if not inputs:
             rows.append({**meta, "request": rec.get("request"), "response": rec.get("response")})
             continue
-        outputs = _output_columns(rec.get("route"), rec.get("response"), len(inputs)) if rec.get("status") == 200 else {}
+        ok = rec.get("status") == 200
+        outputs = _output_columns(rec.get("route"), rec.get("response"), len(inputs)) if ok else {}
         names = (feature_names or {}).get((rec.get("model"), rec.get("model_version")))
         for i, row in enumerate(inputs):
             if isinstance(row, dict):

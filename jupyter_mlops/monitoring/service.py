@@ -19,14 +19,14 @@ from .dashboard import Dashboard, build_comparison, build_figure, pd_concat
 from .drift import PSI_THRESHOLD, drift
 
 
-def _baselines(ws: Workspace, records: list[dict[str, Any]]) -> dict[tuple[str, Any], dict[str, Any]]:
+def _baselines(ws: Workspace, records: list[dict[str, Any]]) -> dict[tuple[Any, Any], dict[str, Any]]:
     reg, out = ModelRegistry(ws), {}
     for key in {(r.get("model"), r.get("model_version")) for r in records}:
         if key[0] is None or key[1] is None:
             continue
         try:
             baseline = reg.baseline(key[0], key[1])
-        except Exception:  # noqa: BLE001 - a model deleted since: no names, no drift
+        except Exception:
             continue
         if baseline:
             out[key] = baseline

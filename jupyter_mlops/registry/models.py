@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import getpass
 import hashlib
 import os
@@ -15,6 +16,7 @@ from ..errors import InUseError, UsageError
 from ..names import parse_filters, parse_pairs, validate_name
 from ..store import kv
 from ..store.cleanup import discard_new_blobs
+from ..store.metadata import insert_id
 from ..store.paging import fetch_page, find_version
 from ..store.schema import image_models, images, models
 from ..workspace import Workspace
@@ -85,13 +87,13 @@ class ModelRegistry:
             store = self.ws.metadata
             with store.begin() as conn:
                 version = store.allocate_version(conn, KIND, name)
-                model_id = conn.execute(
+                model_id = insert_id(conn,
                     models.insert().values(
                         name=name, version=version, description=description, framework=framework,
                         created_at=time.time(), size=size, sha256=sha, is_folder=int(src.is_dir()),
                         files=[list(e) for e in entries], signature=signature, created_by=_user(),
                     )
-                ).inserted_primary_key[0]
+                )
                 kv.insert(conn, KIND, model_id, tags)
                 kv.insert(conn, KIND, model_id, properties, kv.properties)
                 return self._load(conn, [self._row(conn, model_id)])[0]
@@ -114,7 +116,7 @@ class ModelRegistry:
         name: str,
         version: int | str,
         tags: Any = None,
-        remove_tags: list[str] | None = None,
+        remove_tags: builtins.list[str] | None = None,
         properties: Any = None,
         description: str | None = None,
     ) -> Model:
@@ -203,15 +205,15 @@ class ModelRegistry:
         return target / PurePosixPath(model.files[0][0]).parts[0]
 
     # --- helpers ------------------------------------------------------------------------------
-    def _find(self, conn: Connection, name: str, version: int | str | None):  # type: ignore[no-untyped-def]
+    def _find(self, conn: Connection, name: str, version: int | str | None):
         return find_version(conn, models, name, version, "model")
 
     @staticmethod
-    def _row(conn: Connection, model_id: int):  # type: ignore[no-untyped-def]
+    def _row(conn: Connection, model_id: int):
         return conn.execute(select(models).where(models.c.id == model_id)).one()
 
     @staticmethod
-    def _load(conn: Connection, rows: list[Any]) -> list[Model]:
+    def _load(conn: Connection, rows: builtins.list[Any]) -> builtins.list[Model]:
         ids = [r.id for r in rows]
         tag_map = kv.load(conn, KIND, ids)
         prop_map = kv.load(conn, KIND, ids, kv.properties)
@@ -229,5 +231,5 @@ class ModelRegistry:
 def _user() -> str | None:
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
+    except Exception:
         return None

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import azure, mlflow, v2
-from .errors import HTTPError
+from .encoding import NonFinite
+from .errors import HTTPError, error_body
 from .request import Request, Response
 from .runtime import Runtime
 
@@ -70,10 +71,6 @@ def _new_request_id() -> str:
     return "%032x" % random.getrandbits(128)
 
 
-def _error_body(path: str, message: str) -> dict[str, Any]:
-    return {"error": message} if path.startswith("/v2") else {"message": message}
-
-
 class ScoringApp:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -118,11 +115,15 @@ class ScoringApp:
                 raise HTTPError(401, "Unauthorized.", {"www-authenticate": "Bearer"})
             response = await handler(rt, req)
         except HTTPError as exc:
-            response = Response.json(_error_body(req.path, exc.message), exc.status, exc.headers)
+            response = Response.json(error_body(req.path, exc.message), exc.status, exc.headers)
+        except NonFinite:  # the model's answer, not our bug: one line in the log, no traceback
+            log.warning("request %s: the model's output holds NaN or infinity; answered 500", req.request_id)
+            message = f"The model's output holds NaN or infinity, which JSON cannot carry (request id {req.request_id})."
+            response = Response.json(error_body(req.path, message), 500)
         except Exception as exc:  # noqa: BLE001 - a bug of ours: answer 500 with the id, log the traceback
             log.exception("request %s: %s %s failed", req.request_id, req.method, req.path)
             message = f"Internal error {type(exc).__name__} (request id {req.request_id})."
-            response = Response.json(_error_body(req.path, message), 500)
+            response = Response.json(error_body(req.path, message), 500)
         elapsed = time.perf_counter() - start
         if rt.draining:  # a newer version has the port: let the client reconnect to it
             response.headers["connection"] = "close"

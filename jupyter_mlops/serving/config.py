@@ -48,6 +48,18 @@ class ServerConfig:
     listen_when_ready: bool = False
     status_dir: str | None = None
     drain_s: float = 0.0
+    # Connection limits, per worker (see connections.py): a longer header gets 431; a header not whole
+    # within header_timeout_s, or a body that sends nothing for body_timeout_s, gets 408; a connection
+    # idle for keep_alive_timeout_s is closed; past max_connections the oldest idle one is closed to
+    # make room, or the new one gets 503 when none is idle.
+    header_max_bytes: int = 32 * 1024
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keep_alive_timeout_s: float = 30.0
+    max_connections: int = 1024
+    # The supervisor restarts a worker that dies; after this many crashes in a row (no minute without
+    # one between them) it stops the server with exit status 1.
+    max_worker_restarts: int = 5
     auth_keys: list[str] = field(default_factory=list, repr=False)  # never written to the file
 
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from typing import Any
 
 from . import encoding
@@ -47,13 +48,7 @@ def _as_data(payload: dict[str, Any], scorer: ModelScorer | None) -> Any:
     """MLflow's four input forms, as the value of ``{"data": ...}``."""
     names = [i["name"] for i in scorer.inputs] if scorer is not None else []
     if "dataframe_split" in payload:
-        split = payload["dataframe_split"]
-        if not isinstance(split, dict) or "data" not in split:
-            raise BadInput("dataframe_split needs 'data' (and usually 'columns').")
-        columns = split.get("columns")
-        if columns and len(names) > 1 and set(names) <= set(columns):
-            return {n: [row[columns.index(n)] for row in split["data"]] for n in names}
-        return split["data"]
+        return _split_as_data(payload["dataframe_split"], names)
     if "dataframe_records" in payload:
         records = payload["dataframe_records"]
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
@@ -65,15 +60,40 @@ def _as_data(payload: dict[str, Any], scorer: ModelScorer | None) -> Any:
     key = "instances" if "instances" in payload else "inputs"
     value = payload[key]
     if isinstance(value, list) and value and isinstance(value[0], dict) and len(names) > 1:
+        if not all(isinstance(row, dict) for row in value):
+            raise BadInput(f"{key} must all be objects when the first is one.")
         return {n: [row.get(n) for row in value] for n in names}
     return value
 
 
+def _split_as_data(split: Any, names: list[str]) -> Any:
+    """``dataframe_split``: the rows; for a model of several inputs, a column per input."""
+    if not isinstance(split, dict) or "data" not in split:
+        raise BadInput("dataframe_split needs 'data' (and usually 'columns').")
+    rows, columns = split["data"], split.get("columns")
+    if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+        raise BadInput("dataframe_split 'columns' must be a list of strings.")
+    if not (columns and len(names) > 1 and set(names) <= set(columns)):
+        return rows
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise BadInput("dataframe_split 'data' must be a list of rows, each a list of values.")
+    for i, row in enumerate(rows):
+        if len(row) != len(columns):
+            raise BadInput(f"dataframe_split row {i} has {len(row)} values for {len(columns)} columns.")
+    return {n: [row[columns.index(n)] for row in rows] for n in names}
+
+
 def _read_csv(body: bytes) -> tuple[list[str], list[list[float]]]:
-    rows = list(csv.reader(io.StringIO(body.decode("utf-8", "replace"))))
+    try:
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8", "replace"))))
+    except csv.Error as exc:
+        raise BadInput(f"The CSV body is malformed: {exc}.") from None
     if not rows:
         raise BadInput("The CSV body is empty.")
     try:
-        return rows[0], [[float(v) for v in row] for row in rows[1:] if row]
+        data = [[float(v) for v in row] for row in rows[1:] if row]
     except ValueError as exc:
         raise BadInput(f"The CSV body has a value that is not a number: {exc}.") from None
+    if not all(math.isfinite(v) for row in data for v in row):
+        raise BadInput("The CSV body has a value that is not finite (nan or inf).")
+    return rows[0], data

@@ -34,12 +34,14 @@ class Request:
     async def body(self) -> bytes:
         if self._body is not None:
             return self._body
-        length = self.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
+        length = parse_length(self.headers.get("content-length"))
+        if length is not None and length > self.max_body:
             raise HTTPError(413, f"Request body of {length} bytes is over the limit of {self.max_body} bytes.")
         chunks, size = [], 0
         while True:
             message = await self.receive()
+            if message["type"] == "http.disconnect":  # gone, or cut off for stalling (connections.py)
+                raise HTTPError(408, "The request's body did not arrive whole.")
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
@@ -58,6 +60,12 @@ class Request:
     def require_json(self) -> None:
         if self.content_type not in ("application/json", ""):
             raise HTTPError(415, f"Content-Type {self.content_type!r} is not supported; send application/json.")
+
+
+def parse_length(value: str | None) -> int | None:
+    """A length header's value as a number; None when absent or not plain ASCII digits (``"²"`` is a
+    digit to ``str.isdigit`` but not to ``int``)."""
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 @dataclass

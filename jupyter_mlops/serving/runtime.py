@@ -110,7 +110,7 @@ class Runtime:
             raise HTTPError(404, f"Model {name!r} not found in this server.")
         if version is None:
             return versions[max(versions)]
-        if not version.isdigit() or int(version) not in versions:
+        if not (version.isascii() and version.isdigit()) or int(version) not in versions:
             raise HTTPError(404, f"Model {name!r} has no version {version!r} in this server.")
         return versions[int(version)]
 

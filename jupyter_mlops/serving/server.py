@@ -1,9 +1,10 @@
 """Run the server: a supervisor and one worker process per core.
 
 The supervisor binds and listens; forked workers accept on that one socket, so one accept queue
-feeds every worker (no per-worker hashing of connections to balance). The socket has SO_REUSEPORT, so a new version of a deployment can listen on the same port
-while the old one drains. Accepted connections get TCP_NODELAY: without it, a reply on a
-kept-alive connection can wait ~40 ms for the client's delayed ACK (Nagle).
+feeds every worker (no per-worker hashing of connections to balance). The socket has SO_REUSEPORT,
+so a new version of a deployment can listen on the same port while the old one drains. One worker
+is supervised too, so a worker that dies is restarted whatever the count. What a worker allows its
+connections (limits, timeouts, TCP_NODELAY) is in connections.py.
 """
 
 from __future__ import annotations
@@ -34,22 +35,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _nodelay_protocol() -> type:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                try:
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                except OSError:
-                    pass
-            super().connection_made(transport)
-
-    return NoDelayHttpToolsProtocol
-
-
 INIT_FAILED = 3  # a worker's exit code when init() failed: deterministic, so not restarted
 
 
@@ -76,7 +61,9 @@ def _draining_server_class() -> type:
                 self.runtime.write_status("ready")
 
         def handle_exit(self, sig: int, frame: Any) -> None:
-            if sig != signal.SIGTERM or self.drain_s <= 0 or self.runtime.draining or self._loop is None:
+            if sig == signal.SIGTERM and self.runtime.draining:
+                return  # already draining (a process group's SIGTERM, then the supervisor's): the timer ends it
+            if sig != signal.SIGTERM or self.drain_s <= 0 or self._loop is None:
                 return super().handle_exit(sig, frame)
             self.runtime.draining = True
             self._loop.call_soon_threadsafe(lambda: [s.close() for s in getattr(self, "servers", [])])
@@ -90,9 +77,12 @@ def run_worker(config: ServerConfig, sock: socket.socket) -> None:
     import uvicorn
 
     from .app import ScoringApp
+    from .connections import ConnectionLimits, raise_open_files_limit, uvicorn_settings
     from .runtime import Runtime, configure_logging
 
     configure_logging(config.log_level)
+    limits = ConnectionLimits.from_config(config)
+    raise_open_files_limit(limits)
     runtime = Runtime(config)
     if config.listen_when_ready and not runtime.load():
         runtime.write_status("failed")
@@ -104,21 +94,39 @@ def run_worker(config: ServerConfig, sock: socket.socket) -> None:
     except ImportError:
         loop = "asyncio"
     uv = uvicorn.Config(
-        ScoringApp(runtime), loop=loop, http=_nodelay_protocol(), lifespan="on",
+        ScoringApp(runtime), loop=loop, lifespan="on", **uvicorn_settings(limits),
         access_log=False, log_level=config.log_level, server_header=False, date_header=False,
-        ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key, timeout_keep_alive=30,
+        ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key,
         backlog=2048, proxy_headers=False,  # no proxy in front by default; saves a middleware hop
     )
     _draining_server_class()(uv, runtime, config.drain_s).run(sockets=[sock])
 
 
-def _worker_main(config: ServerConfig, sock: socket.socket) -> None:
+def _worker_main(config: ServerConfig, sock: socket.socket, supervisor: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM drains
+    _die_with(supervisor)
     run_worker(config, sock)
 
 
+def _die_with(supervisor: int) -> None:
+    """Have the kernel kill this worker when the supervisor dies, even by SIGKILL (Linux): an orphan
+    would keep answering on the port and hold its collection spool, which a new server adopts only
+    from a dead worker. A killed server is then killed whole, as a container's processes are."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != supervisor:  # it died before the line above
+        os._exit(1)
+
+
 class Supervisor:
-    """Starts the workers, restarts one that dies, stops them all on SIGTERM/SIGINT."""
+    """Starts the workers, restarts one that dies (whatever the worker count), stops them all on
+    SIGTERM/SIGINT. Crashes in a row (each within ``CALM_S`` of the one before) past
+    ``config.max_worker_restarts`` stop the server with exit status 1: a worker that dies at once
+    every time would otherwise be restarted forever."""
+
+    CALM_S = 60.0
 
     def __init__(self, config: ServerConfig, sock: socket.socket) -> None:
         self.config = config
@@ -128,7 +136,7 @@ class Supervisor:
         self.ctx = mp.get_context("fork")  # the supervisor holds no threads or native state yet
 
     def _start_one(self) -> Any:
-        proc = self.ctx.Process(target=_worker_main, args=(self.config, self.sock), daemon=False)
+        proc = self.ctx.Process(target=_worker_main, args=(self.config, self.sock, os.getpid()), daemon=False)
         proc.start()
         return proc
 
@@ -145,13 +153,12 @@ class Supervisor:
                 shutil.rmtree(made, ignore_errors=True)  # the workers' metrics snapshots
 
     def _supervise(self) -> int:
-        n = self.config.resolved_workers()
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        self.procs = [self._start_one() for _ in range(n)]
-        restarts: list[float] = []
+        self.procs = [self._start_one() for _ in range(self.config.resolved_workers())]
+        crashes, last_crash = 0, float("-inf")
         while not self.stopping:
-            time.sleep(0.2)
+            time.sleep(0.1)
             for i, proc in enumerate(self.procs):
                 if proc.is_alive() or self.stopping:
                     continue
@@ -160,15 +167,16 @@ class Supervisor:
                     self._stop()
                     return INIT_FAILED
                 now = time.monotonic()
-                restarts = [t for t in restarts if now - t < 60] + [now]
-                if len(restarts) > 5 * n:
-                    log.error("workers keep dying (exit %s); giving up", proc.exitcode)
+                crashes, last_crash = (crashes + 1 if now - last_crash < self.CALM_S else 1), now
+                if crashes > self.config.max_worker_restarts:
+                    log.error("worker pid %s exited with %s: %d crashes in a row; giving up (max_worker_restarts is %d).",
+                              proc.pid, proc.exitcode, crashes, self.config.max_worker_restarts)
                     self._stop()
                     return 1
                 log.warning("worker pid %s exited with %s; restarting", proc.pid, proc.exitcode)
                 self.procs[i] = self._start_one()
         for proc in self.procs:
-            proc.join(30)
+            proc.join(30 + self.config.drain_s)
             if proc.is_alive():
                 proc.kill()
         return 0
@@ -182,18 +190,22 @@ class Supervisor:
 
 
 def serve(config: ServerConfig) -> int:
-    """Run in the foreground. With port 0, one port is picked and shared by all workers."""
+    """Run in the foreground: a supervisor and its workers. With port 0, one port is picked and
+    shared by all workers."""
+    from .connections import ConnectionLimits
     from .runtime import configure_logging
 
     configure_logging(config.log_level)
+    try:
+        ConnectionLimits.from_config(config)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     sock = bind_socket(config.host, config.port)
     config.port = sock.getsockname()[1]
     scheme = "https" if config.tls_cert else "http"
     print(f"jupyter-mlops serving on {scheme}://{config.host}:{config.port} "
           f"({config.resolved_workers()} worker(s))", flush=True)
-    if config.resolved_workers() == 1:
-        run_worker(config, sock)
-        return 0
     sock.listen(2048)
     return Supervisor(config, sock).run()
 

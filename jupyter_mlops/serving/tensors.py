@@ -1,7 +1,17 @@
-"""Tensors at the HTTP boundary: signatures, validation, and the Open Inference Protocol's forms."""
+"""Tensors at the HTTP boundary: signatures, validation, and the Open Inference Protocol's forms.
+
+Every protocol's input becomes a typed array here and only here (:func:`to_array`, :func:`to_tensor`),
+so one set of rules holds for ``/score``, ``/invocations`` and v2: rows of one length; numbers for
+numeric inputs (no null, no numeric strings); integers within the model's integer type; floats
+finite after conversion (``1e39`` does not fit float32). JSON cannot carry NaN or infinity, so a
+non-finite value only arises from a narrowing cast and is refused (CSV's ``nan`` is refused as it
+is read). Tensors in v2's binary extension are taken as their bytes say.
+"""
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -18,36 +28,97 @@ NUMPY_TO_V2 = {v: k for k, v in V2_TO_NUMPY.items()} | {"string": "BYTES", "str"
 
 # Which input kinds may be cast, losslessly enough, to which target kinds.
 _ACCEPTS = {"f": "fiub", "i": "iub", "u": "iub", "b": "b", "O": "UOS", "U": "UOS", "S": "UOS"}
+_ALL = np.logical_and.reduce  # with np.isfinite: half the cost of .all()
+_JSON_NAMES = {dict: "objects", list: "arrays", str: "strings", bool: "booleans", int: "integers", float: "numbers"}
 
 
-def to_tensor(value: Any, spec: dict[str, Any]) -> np.ndarray:
-    """Validate ``value`` against one signature entry ``{"name", "dtype", "shape"}`` and convert it."""
-    name, dtype, shape = spec["name"], spec["dtype"], spec.get("shape")
-    target = np.dtype("object" if dtype == "string" else dtype)
+@functools.lru_cache(maxsize=64)
+def _dtype(name: str) -> np.dtype:
+    return np.dtype("object" if name == "string" else name)
+
+
+def model_dtype(spec: dict[str, Any]) -> np.dtype:
+    return _dtype(spec["dtype"])
+
+
+def to_array(value: Any, dtype: np.dtype, name: str, wanted: str | None = None) -> np.ndarray:
+    """JSON data (nested lists of numbers, booleans or strings) as an array of ``dtype``."""
     try:
         arr = np.asarray(value)
-    except ValueError:
+    except (ValueError, TypeError, OverflowError, RecursionError):
         raise BadInput(f"Input {name!r} is ragged: every row must have the same length.") from None
-    if arr.dtype.kind == "O" and target.kind != "O":
-        raise BadInput(f"Input {name!r} is ragged or mixed: every row must have the same length and type.")
-    if arr.dtype.kind not in _ACCEPTS.get(target.kind, target.kind):
-        raise BadInput(f"Input {name!r} has dtype {_kind_name(arr)}; the model expects {dtype}.")
-    if shape is not None:
-        if len(shape) == arr.ndim + 1 and shape[0] is None:
-            arr = arr[None, ...]  # a single row sent without its batch dimension
-        if arr.ndim != len(shape) or any(d is not None and d != a for d, a in zip(shape, arr.shape)):
-            raise BadInput(
-                f"Input {name!r} has shape {list(arr.shape)}; the model expects {_fmt_shape(shape)}."
-            )
-    return arr.astype(target, copy=False)
+    return cast(arr, dtype, name, True, wanted)
+
+
+def cast(arr: np.ndarray, target: np.dtype, name: str, finite: bool, wanted: str | None = None) -> np.ndarray:
+    """``arr`` as ``target``, refusing kinds it does not take and values it cannot hold. ``wanted``
+    says in messages who wants ``target`` (by default: the model)."""
+    kind = arr.dtype.kind
+    if kind == "O" and target.kind != "O":
+        raise BadInput(_object_problem(arr, target, name))
+    if kind not in _ACCEPTS.get(target.kind, target.kind):
+        if kind == "f" and target.kind in "iu" and _whole_but_out_of_range(arr, target):
+            raise BadInput(f"Input {name!r} holds values out of range for {target}.")
+        wanted = wanted or f"the model expects {_dtype_name(target)}"
+        raise BadInput(f"Input {name!r} has dtype {_kind_name(arr)}; {wanted}.")
+    if arr.dtype == target:
+        return arr
+    if target.kind in "iu" and not np.can_cast(arr.dtype, target) and arr.size:
+        info = np.iinfo(target)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise BadInput(f"Input {name!r} holds values out of range for {target} ({info.min} to {info.max}).")
+    out = arr.astype(target)
+    # JSON floats are finite (orjson refuses NaN, Infinity and 1e309): only a narrowing cast can overflow.
+    if finite and target.kind == "f" and target.itemsize < arr.dtype.itemsize and not _ALL(np.isfinite(out), axis=None):
+        raise BadInput(f"Input {name!r} holds values out of range for {target} "
+                       f"(finite values up to {float(np.finfo(target).max):.4g}).")
+    return out
+
+
+def _whole_but_out_of_range(arr: np.ndarray, target: np.dtype) -> bool:
+    """Whole numbers past 64 bits reach us as floats (orjson), or mixed with negatives past int64 (numpy)."""
+    info = np.iinfo(target)
+    whole = np.isfinite(arr).all() and bool((arr == np.trunc(arr)).all())
+    return whole and bool(arr.size) and (arr.min() < float(info.min) or arr.max() >= float(info.max + 1))
+
+
+def _object_problem(arr: np.ndarray, target: np.dtype, name: str) -> str:
+    """Why numpy made an object array of a numeric input: null, huge integers, or nested objects."""
+    items = arr.ravel().tolist()
+    if any(v is None for v in items):
+        return f"Input {name!r} holds null values; the model expects {_dtype_name(target)}."
+    if all(type(v) is int for v in items):
+        return f"Input {name!r} holds values out of range for {_dtype_name(target)}."
+    kinds = sorted({_JSON_NAMES.get(type(v), type(v).__name__) for v in items} - {"integers", "numbers"})
+    return f"Input {name!r} holds {' and '.join(kinds) or 'mixed values'}; the model expects {_dtype_name(target)}."
 
 
 def _kind_name(arr: np.ndarray) -> str:
     return {"U": "string", "S": "bytes", "O": "object", "b": "bool"}.get(arr.dtype.kind, str(arr.dtype))
 
 
+def _dtype_name(dtype: np.dtype) -> str:
+    return "string" if dtype.kind == "O" else str(dtype)
+
+
 def _fmt_shape(shape: list[int | None]) -> str:
     return "[" + ", ".join("None" if d is None else str(d) for d in shape) + "]"
+
+
+def to_tensor(value: Any, spec: dict[str, Any], finite: bool = True) -> np.ndarray:
+    """Validate ``value`` (JSON data or an array) against one signature entry ``{"name", "dtype",
+    "shape"}`` and convert it."""
+    name, shape = spec["name"], spec.get("shape")
+    target = model_dtype(spec)
+    arr = cast(value, target, name, finite) if isinstance(value, np.ndarray) else to_array(value, target, name)
+    if arr.size == 0:
+        raise BadInput(f"Input {name!r} is empty: send at least one row.")
+    if shape is not None:
+        if len(shape) == arr.ndim + 1 and shape[0] is None:
+            arr = arr[None, ...]  # a single row sent without its batch dimension
+        if arr.ndim != len(shape) or any(d is not None and d != a for d, a in zip(shape, arr.shape)):
+            raise BadInput(f"Input {name!r} has shape {list(arr.shape)}; the model expects {_fmt_shape(shape)}.")
+    return arr
 
 
 def inputs_from_data(data: Any, inputs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -66,44 +137,88 @@ def inputs_from_data(data: Any, inputs: list[dict[str, Any]]) -> dict[str, np.nd
     return {i["name"]: to_tensor(data[i["name"]], i) for i in inputs}
 
 
+# --- Open Inference Protocol v2 ------------------------------------------------------------------
+
+def json_object(value: Any, what: str) -> dict[str, Any]:
+    """An optional JSON object field (``parameters``): {} when absent, else it must be an object."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadInput(f"{what} must be an object.")
+    return value
+
+
+def _v2_header(t: Any) -> tuple[str, str, list[int], dict[str, Any]]:
+    """One request tensor's name, datatype, shape and parameters, each checked for its JSON type."""
+    if not isinstance(t, dict) or not {"name", "shape", "datatype"} <= set(t):
+        raise BadInput("Each input needs 'name', 'shape' and 'datatype'.")
+    name = t["name"]
+    if not isinstance(name, str):
+        raise BadInput(f"Each input's 'name' must be a string, not {name!r:.50}.")
+    datatype, shape = t["datatype"], t["shape"]
+    if not isinstance(datatype, str):
+        raise BadInput(f"Input {name!r}: 'datatype' must be a string, not {datatype!r:.50}.")
+    if datatype not in V2_TO_NUMPY:
+        raise BadInput(f"Input {name!r} has unknown datatype {datatype!r:.50}; use one of {', '.join(V2_TO_NUMPY)}.")
+    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+        raise BadInput(f"Input {name!r}: 'shape' must be a list of non-negative integers, not {shape!r:.50}.")
+    return name, datatype, shape, json_object(t.get("parameters"), f"Input {name!r}: 'parameters'")
+
+
 def v2_decode(body: dict[str, Any], binary: bytes, inputs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """Open Inference Protocol request tensors (JSON ``data`` or the binary extension) by name."""
     if not isinstance(body.get("inputs"), list) or not body["inputs"]:
         raise BadInput("The request needs a non-empty 'inputs' list.")
     specs = {i["name"]: i for i in inputs}
-    out, offset = {}, 0
+    out: dict[str, np.ndarray] = {}
+    offset = 0
     for t in body["inputs"]:
-        if not isinstance(t, dict) or not {"name", "shape", "datatype"} <= set(t):
-            raise BadInput("Each input needs 'name', 'shape' and 'datatype'.")
-        name, dtype = t["name"], V2_TO_NUMPY.get(t["datatype"])
+        name, datatype, shape, params = _v2_header(t)
         if name not in specs:
             raise BadInput(f"Unknown input {name!r}; the model's inputs are {', '.join(specs)}.")
-        if dtype is None:
-            raise BadInput(f"Input {name!r} has unknown datatype {t['datatype']!r}.")
-        size = (t.get("parameters") or {}).get("binary_data_size")
+        if name in out:
+            raise BadInput(f"Input {name!r} is given twice.")
+        dtype = np.dtype(V2_TO_NUMPY[datatype])
+        size = params.get("binary_data_size")
         if size is not None:
-            if dtype == "object":
-                arr = _decode_bytes_tensor(binary[offset : offset + size])
-            else:
-                arr = np.frombuffer(binary, dtype=dtype, count=size // np.dtype(dtype).itemsize, offset=offset)
+            arr = _binary_tensor(binary, offset, size, datatype, name)
             offset += size
+        elif "data" in t:
+            arr = to_array(t["data"], dtype, name, f"its datatype is {datatype}")
         else:
-            arr = np.asarray(t.get("data"), dtype=dtype)
-        try:
-            arr = arr.reshape(t["shape"])
-        except (ValueError, TypeError):
-            raise BadInput(f"Input {name!r}: {arr.size} values do not fill shape {t['shape']}.") from None
-        out[name] = to_tensor(arr, specs[name])
+            raise BadInput(f"Input {name!r} has neither 'data' nor a binary_data_size parameter.")
+        if arr.size != math.prod(shape):
+            raise BadInput(f"Input {name!r}: {arr.size} values do not fill shape {shape}.")
+        out[name] = to_tensor(arr.reshape(shape), specs[name], finite=size is None)
+    if offset != len(binary):
+        raise BadInput(f"{len(binary) - offset} bytes of binary data follow the tensors that the header describes.")
     missing = [n for n in specs if n not in out]
     if missing:
         raise BadInput(f"Missing input(s): {', '.join(missing)}.")
     return out
 
 
-def _decode_bytes_tensor(buf: bytes) -> np.ndarray:
+def _binary_tensor(binary: bytes, offset: int, size: Any, datatype: str, name: str) -> np.ndarray:
+    if type(size) is not int or size < 0:
+        raise BadInput(f"Input {name!r}: binary_data_size must be a non-negative integer, not {size!r:.50}.")
+    if offset + size > len(binary):
+        raise BadInput(f"Input {name!r}: binary_data_size {size} runs past the end of the body "
+                       f"({len(binary) - offset} bytes of binary data left).")
+    if datatype == "BYTES":
+        return _decode_bytes_tensor(binary[offset : offset + size], name)
+    dtype = np.dtype(V2_TO_NUMPY[datatype])
+    if size % dtype.itemsize:
+        raise BadInput(f"Input {name!r}: {size} bytes are not a whole number of {datatype} values.")
+    return np.frombuffer(binary, dtype=dtype, count=size // dtype.itemsize, offset=offset)
+
+
+def _decode_bytes_tensor(buf: bytes, name: str) -> np.ndarray:
+    """BYTES in the binary extension: each element a 4-byte little-endian length, then its bytes."""
     items, i = [], 0
     while i < len(buf):
         n = int.from_bytes(buf[i : i + 4], "little")
+        if i + 4 + n > len(buf):
+            raise BadInput(f"Input {name!r}: a BYTES element's length runs past its binary_data_size.")
         items.append(buf[i + 4 : i + 4 + n])
         i += 4 + n
     return np.array(items, dtype=object)

@@ -7,10 +7,10 @@ from typing import Any
 from . import encoding
 from .._version import __version__ as VERSION
 from .errors import BadInput
-from .request import Request, Response
+from .request import Request, Response, parse_length
 from .runtime import Runtime
 from .scorers import ModelScorer
-from .tensors import NUMPY_TO_V2, v2_decode, v2_encode
+from .tensors import NUMPY_TO_V2, json_object, v2_decode, v2_encode
 
 HEADER_LENGTH = "inference-header-content-length"
 
@@ -56,21 +56,23 @@ async def infer(rt: Runtime, req: Request) -> Response:
     scorer: ModelScorer = rt.find(req.params["name"], req.params.get("version"))
     req.model = scorer.key
     raw = await req.body()
-    header_length = req.headers.get(HEADER_LENGTH)
-    if header_length is not None:
-        if not header_length.isdigit() or int(header_length) > len(raw):
-            raise BadInput(f"Invalid {HEADER_LENGTH} {header_length!r}.")
-        body, binary = encoding.loads(raw[: int(header_length)]), raw[int(header_length) :]
+    header_value = req.headers.get(HEADER_LENGTH)
+    if header_value is not None:
+        header_length = parse_length(header_value)
+        if header_length is None or header_length > len(raw):
+            raise BadInput(f"Invalid {HEADER_LENGTH} {header_value!r:.50}: the JSON header's length in bytes, "
+                           f"at most the body's {len(raw)}.")
+        body, binary = encoding.loads(raw[:header_length]), raw[header_length:]
     else:
         req.require_json()
         body, binary = await req.json(), b""
     if not isinstance(body, dict):
         raise BadInput("The request body must be a JSON object with an 'inputs' list.")
+    wanted, binary_names = _requested_outputs(body, [o["name"] for o in scorer.outputs])
     inputs = v2_decode(body, binary, scorer.inputs)
     if binary and rt.collector is not None:  # collection stores the tensors as JSON data
         req.record_body = encoding.dumps({**body, "inputs": _as_json_tensors(body["inputs"], inputs)})
     outputs = await rt.predict(scorer, inputs)
-    wanted, binary_names = _requested_outputs(body, list(outputs))
     chosen = {k: outputs[k] for k in wanted}
     tensors, chunks = v2_encode(chosen, binary_names)
     reply: dict[str, Any] = {"model_name": scorer.name, "model_version": str(scorer.version), "outputs": tensors}
@@ -96,16 +98,21 @@ def _as_json_tensors(specs: list[dict[str, Any]], tensors: dict[str, Any]) -> li
 
 
 def _requested_outputs(body: dict[str, Any], names: list[str]) -> tuple[list[str], set[str]]:
-    all_binary = bool((body.get("parameters") or {}).get("binary_data_output", False))
+    """Which outputs to answer with (all by default), and which of them in binary."""
+    all_binary = bool(json_object(body.get("parameters"), "'parameters'").get("binary_data_output", False))
     requested = body.get("outputs")
-    if not requested:
+    if requested is None or requested == []:
         return names, set(names) if all_binary else set()
+    if not isinstance(requested, list):
+        raise BadInput(f"'outputs' must be a list of {{\"name\": ...}} objects, not {requested!r:.50}.")
     wanted, binary = [], set()
     for out in requested:
-        name = out.get("name") if isinstance(out, dict) else None
+        if not isinstance(out, dict) or not isinstance(out.get("name"), str):
+            raise BadInput(f"Each of 'outputs' must be an object with a 'name' string, not {out!r:.50}.")
+        name = out["name"]
         if name not in names:
-            raise BadInput(f"Unknown output {name!r}; the model's outputs are {', '.join(names)}.")
+            raise BadInput(f"Unknown output {name!r:.50}; the model's outputs are {', '.join(names)}.")
         wanted.append(name)
-        if all_binary or (out.get("parameters") or {}).get("binary_data", False):
+        if all_binary or json_object(out.get("parameters"), f"Output {name!r}: 'parameters'").get("binary_data", False):
             binary.add(name)
     return wanted, binary

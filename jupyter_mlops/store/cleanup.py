@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import Text, cast, select
 
-from ..errors import MlopsError
 from ..artifacts.stores import ArtifactStore, blob_key
+from ..errors import MlopsError
 from .metadata import MetadataStore
 from .schema import images, models
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, ColumnElement, and_, delete, exists, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, exists, select
 
 from ..errors import ImmutableError
 from ..names import KeyFilter
 from .schema import properties, tags
 
 
-def filter_clause(kind: str, id_column: ColumnElement, filters: Iterable[KeyFilter], table=tags) -> list:  # type: ignore[no-untyped-def, type-arg]
+def filter_clause(kind: str, id_column: ColumnElement, filters: Iterable[KeyFilter], table=tags) -> list:
     """EXISTS clauses, one per filter, answered from the (kind, key, value, obj_id) index."""
     clauses = []
     for f in filters:
@@ -23,7 +23,7 @@ def filter_clause(kind: str, id_column: ColumnElement, filters: Iterable[KeyFilt
     return clauses
 
 
-def load(conn: Connection, kind: str, ids: list[int], table=tags) -> dict[int, dict[str, str]]:  # type: ignore[no-untyped-def]
+def load(conn: Connection, kind: str, ids: list[int], table=tags) -> dict[int, dict[str, str]]:
     out: dict[int, dict[str, str]] = defaultdict(dict)
     if not ids:
         return out
@@ -37,7 +37,7 @@ def load(conn: Connection, kind: str, ids: list[int], table=tags) -> dict[int, d
     return out
 
 
-def insert(conn: Connection, kind: str, obj_id: int, values: dict[str, str], table=tags) -> None:  # type: ignore[no-untyped-def]
+def insert(conn: Connection, kind: str, obj_id: int, values: dict[str, str], table=tags) -> None:
     if values:
         conn.execute(
             table.insert(),

@@ -5,14 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from ..artifacts.urls import redact_url
 from ..errors import StoreError
 from .schema import SCHEMA_VERSION, counters, meta, metadata
-from ..artifacts.urls import redact_url
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -26,7 +27,7 @@ def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 60})
 
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -36,7 +37,7 @@ def _sqlite_engine(url: str) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn):  # type: ignore[no-untyped-def]
+    def _begin(conn):
         # Writes BEGIN IMMEDIATE: they take the write lock at once, so concurrent writers queue
         # on busy_timeout instead of failing with "database is locked" when a read lock cannot
         # be upgraded. Reads BEGIN DEFERRED and, in WAL mode, never wait for a writer.
@@ -144,3 +145,10 @@ class MetadataStore:
             .returning(counters.c.last)
         )
         return int(conn.execute(stmt).scalar_one())
+
+
+def insert_id(conn: Connection, statement: Any) -> int:
+    """Run an INSERT and return the new row's primary key."""
+    key = conn.execute(statement).inserted_primary_key
+    assert key is not None
+    return int(key[0])

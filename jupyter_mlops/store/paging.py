@@ -18,7 +18,7 @@ def fetch_page(
     if conditions:
         query = query.where(and_(*conditions))
     rows = conn.execute(query.order_by(id_column.desc()).limit(limit + 1).offset(offset)).all()
-    return rows[:limit], len(rows) > limit
+    return list(rows[:limit]), len(rows) > limit
 
 
 def find_version(conn: Connection, table: Table, name: str, version: int | str | None, kind: str) -> Any:

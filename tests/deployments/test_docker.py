@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import ssl
 import shutil
+import ssl
 import subprocess
 import time
 from pathlib import Path

@@ -21,8 +21,8 @@ from jupyter_mlops.appdir import resolve_models, write_app_dir
 from jupyter_mlops.workspace import Workspace
 
 from ..modelfactory import onnx_logreg, training_data
-from ..serving.conftest import RunningServer
 from ..services import Azurite, free_port
+from ..serving.conftest import RunningServer
 
 
 @pytest.fixture

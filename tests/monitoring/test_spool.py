@@ -10,10 +10,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from jupyter_mlops.artifacts.stores import LocalArtifactStore
 from jupyter_mlops.serving import spool as spool_module
 from jupyter_mlops.serving.collector import DataCollector, json_value
 from jupyter_mlops.serving.request import Request, Response
-from jupyter_mlops.artifacts.stores import LocalArtifactStore
 
 
 def _collector(tmp_path: Path, **kw: object) -> DataCollector:

@@ -87,7 +87,7 @@ def test_list_filters_by_tag_key_value_property_and_latest(reg: ModelRegistry, m
     reg.register(model_file, "a", tags={"stage": "dev"})
     reg.register(model_file, "a", tags={"stage": "prod"}, properties={"owner": "ann"})
     reg.register(model_file, "b", tags={"flag": ""})
-    refs = lambda page: [m.ref for m in page]  # noqa: E731
+    refs = lambda page: [m.ref for m in page]
     assert refs(reg.list()) == ["b:1", "a:2", "a:1"]
     assert refs(reg.list(tags=["stage"])) == ["a:2", "a:1"]
     assert refs(reg.list(tags="stage=dev")) == ["a:1"]

@@ -143,7 +143,7 @@ def test_regenerated_key_in_keys_file_takes_effect_without_restart(
     keys = tmp_path / "keys.json"
     write_keys_file(keys, {"primary": "p1", "secondary": "s1"})
     server = start_server(["lr"], auth=True, keys_file=str(keys))
-    ok = lambda k: httpx.post(f"{server.url}/score", json={"data": [ROW]}, headers=_auth(k)).status_code  # noqa: E731
+    ok = lambda k: httpx.post(f"{server.url}/score", json={"data": [ROW]}, headers=_auth(k)).status_code
     assert (ok("p1"), ok("s1")) == (200, 200)
     write_keys_file(keys, {"primary": "p2", "secondary": "s1"})
     time.sleep(1.2)

@@ -60,7 +60,7 @@ def test_swagger_describes_input_and_output(start_server: Callable[..., RunningS
     doc = httpx.get(f"{server.url}/swagger.json").json()
     assert doc["openapi"].startswith("3.")
     schema = doc["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    row = schema["properties"]["data"]["items"]
+    row = schema["properties"]["data"]["anyOf"][0]["anyOf"][0]["items"]  # a batch of rows (or one row, or by name)
     assert row["minItems"] == row["maxItems"] == 20 and row["items"]["format"] == "float32"
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mlops.errors import NotFoundError, StoreError, UsageError
-from jupyter_mlops.artifacts.stores import ArtifactStore, LocalArtifactStore, blob_key
 from jupyter_mlops.artifacts.azure_blob import AzureBlobArtifactStore
+from jupyter_mlops.artifacts.stores import ArtifactStore, LocalArtifactStore, blob_key
+from jupyter_mlops.errors import NotFoundError, StoreError, UsageError
 
 from ..services import Azurite
 

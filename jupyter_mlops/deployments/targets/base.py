@@ -132,7 +132,7 @@ class Target(ABC):
     def scoring_uri(self, ctx: DeployContext) -> str | None:
         return f"{ctx.base_url}/score"
 
-    def keys_changed(self, ctx: DeployContext, handle: dict[str, Any]) -> None:
+    def keys_changed(self, ctx: DeployContext, handle: dict[str, Any]) -> None:  # noqa: B027 - a default, not abstract
         """Keys were regenerated. Local targets watch the keys file: nothing to do."""
 
     def cleanup(self, handle: dict[str, Any]) -> None:

@@ -55,7 +55,8 @@ class DockerTarget(Target):
         client = docker_client()
         container = client.containers.run(
             image.docker_tag, detach=True, network_mode="host", name=f"mlops-{ctx.name}-{vdir.name}".lower(),
-            environment={"MLOPS_SERVER_SETTINGS": json.dumps(settings), **ctx.store_env()}, volumes=volumes, labels=labels,
+            environment={"MLOPS_SERVER_SETTINGS": json.dumps(settings), **ctx.store_env()}, volumes=volumes,
+            labels=labels,
             **_limits(cfg.cpu, cfg.memory),
         )
         handle = {"container": container.id, "dir": str(vdir)}

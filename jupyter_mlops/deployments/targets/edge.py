@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ...artifacts.progress import progress_bar
 from ...errors import DeploymentError
 from ...images.builder import docker_client
 from ...images.context import APP_ROOT, PORT
-from ...artifacts.progress import progress_bar
 from ..settings import EdgeSettings
 from .base import DeployContext, Target, stage_tls
 from .docker import ARTIFACTS, SPOOL

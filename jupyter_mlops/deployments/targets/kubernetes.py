@@ -30,7 +30,7 @@ def render(ctx: DeployContext) -> list[dict[str, Any]]:
     cfg, name = ctx.config, k8s_name(ctx.name)
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "jupyter-mlops"}
     annotations = {"jupyter-mlops/image": ctx.image.ref, "jupyter-mlops/models": ",".join(ctx.image.models)}
-    meta = lambda n: {"name": n, "namespace": cfg.namespace, "labels": labels, "annotations": annotations}  # noqa: E731
+    meta = lambda n: {"name": n, "namespace": cfg.namespace, "labels": labels, "annotations": annotations}
     image = f"{cfg.registry.rstrip('/')}/{ctx.image.docker_tag}" if cfg.registry else ctx.image.docker_tag
     env: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
@@ -83,7 +83,8 @@ def render(ctx: DeployContext) -> list[dict[str, Any]]:
             "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": meta(name),
             "spec": {
                 "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                "minReplicas": int(auto.get("min", cfg.replicas)), "maxReplicas": int(auto.get("max", max(cfg.replicas, 2))),
+                "minReplicas": int(auto.get("min", cfg.replicas)),
+                "maxReplicas": int(auto.get("max", max(cfg.replicas, 2))),
                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
                     "type": "Utilization", "averageUtilization": int(auto.get("target_cpu", 70))}}}],
             },
@@ -172,7 +173,7 @@ class KubernetesTarget(Target):
         for api_version, kind, name in reversed(resources):
             try:
                 client.resources.get(api_version=api_version, kind=kind).delete(name=name, namespace=ns)
-            except Exception as exc:  # noqa: BLE001 - the API's errors, and the transport's
+            except Exception as exc:
                 if _absent(exc):
                     continue
                 left.append(f"{kind}/{name}")
@@ -186,7 +187,7 @@ class KubernetesTarget(Target):
         try:
             dep = _dynamic_client().resources.get(api_version="apps/v1", kind="Deployment").get(
                 name=handle["name"], namespace=handle["namespace"])
-        except Exception:  # noqa: BLE001
+        except Exception:
             return "failed"
         ready, wanted = dep.status.readyReplicas or 0, dep.spec.replicas or 0
         return "healthy" if ready >= wanted > 0 else ("transitioning" if ready else "unhealthy")
@@ -198,8 +199,8 @@ class KubernetesTarget(Target):
 
         core = k8s.CoreV1Api(_dynamic_client().client)
         pods = core.list_namespaced_pod(handle["namespace"], label_selector=f"app.kubernetes.io/name={handle['name']}")
-        return "\n".join(core.read_namespaced_pod_log(p.metadata.name, handle["namespace"], tail_lines=lines)
-                         for p in pods.items[:1])
+        names = [p.metadata.name for p in pods.items[:1] if p.metadata and p.metadata.name]
+        return "\n".join(core.read_namespaced_pod_log(n, handle["namespace"], tail_lines=lines) for n in names)
 
     def scoring_uri(self, ctx: DeployContext) -> str | None:
         return f"http://{k8s_name(ctx.name)}.{ctx.config.namespace}.svc.cluster.local/score"
@@ -263,5 +264,5 @@ def _dynamic_client() -> Any:
         # $KUBECONFIG as it is now: the client reads it once, at import.
         config.load_kube_config(config_file=os.environ.get("KUBECONFIG", "~/.kube/config"))
         return dynamic.DynamicClient(api_client.ApiClient())
-    except Exception as exc:  # noqa: BLE001 - no kubeconfig, no cluster, no client
+    except Exception as exc:
         raise DeploymentError(f"Cannot reach a Kubernetes cluster: {_short(exc)}") from None
