@@ -4,8 +4,8 @@ Keys and tokens have no magic: they stay out of notebook outputs."""
 
 from __future__ import annotations
 
+from argparse import Namespace
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from .. import api
@@ -15,17 +15,17 @@ from . import options
 from .spec import Command, Done, Invocation, Option
 
 
-def _create(inv: Invocation, a: SimpleNamespace) -> Any:
+def _create(inv: Invocation, a: Namespace) -> Any:
     return api.create_endpoint(a.name, target=a.target, auth=a.auth, host=a.host, port=a.port, namespace=a.namespace,
                                gateway=a.gateway, hostname=a.hostname, dry_run=a.dry_run, output_dir=a.output_dir,
                                workspace=inv.workspace)
 
 
-def _list(inv: Invocation, a: SimpleNamespace) -> Any:
+def _list(inv: Invocation, a: Namespace) -> Any:
     return api.list_endpoints(limit=a.limit, offset=a.offset, workspace=inv.workspace)
 
 
-def _show(inv: Invocation, a: SimpleNamespace) -> Any:
+def _show(inv: Invocation, a: Namespace) -> Any:
     ep = api.get_endpoint(a.name, workspace=inv.workspace)
     inv.echo(f"{ep.name}: {ep.state} on {ep.target}, {ep.auth} auth, scoring URI {ep.scoring_uri}")
     for name, info in sorted(ep.deployments.items()):
@@ -38,7 +38,7 @@ def _show(inv: Invocation, a: SimpleNamespace) -> Any:
     return ep
 
 
-def _traffic(inv: Invocation, a: SimpleNamespace) -> Any:
+def _traffic(inv: Invocation, a: Namespace) -> Any:
     traffic = dict(a.shares) if a.shares else None
     mirror = {} if a.no_mirror else (dict(a.mirror) if a.mirror else None)
     if traffic is None and mirror is None:
@@ -53,7 +53,7 @@ def _gates(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def _rollout(inv: Invocation, a: SimpleNamespace) -> Any:
+def _rollout(inv: Invocation, a: Namespace) -> Any:
     if a.abort:
         ep = api.abort_rollout(a.name, workspace=inv.workspace)
         return Done(f"Aborted the rollout of {a.name}: {_current(ep.traffic)} takes all traffic.",
@@ -70,20 +70,20 @@ def _current(traffic: dict[str, int]) -> str:
     return next((d for d, p in traffic.items() if p == 100), "the current deployment")
 
 
-def _delete(inv: Invocation, a: SimpleNamespace) -> Any:
+def _delete(inv: Invocation, a: Namespace) -> Any:
     api.delete_endpoint(a.name, workspace=inv.workspace)
     return Done(f"Removed endpoint {a.name} and the deployments behind it.", {"deleted": a.name})
 
 
-def _keys(inv: Invocation, a: SimpleNamespace) -> Any:
+def _keys(inv: Invocation, a: Namespace) -> Any:
     return api.get_endpoint_keys(a.name, workspace=inv.workspace)
 
 
-def _token(inv: Invocation, a: SimpleNamespace) -> Any:
+def _token(inv: Invocation, a: Namespace) -> Any:
     return api.get_token(a.name, expires_in=a.expires_in, workspace=inv.workspace).to_dict()
 
 
-def _regen(inv: Invocation, a: SimpleNamespace) -> Any:
+def _regen(inv: Invocation, a: Namespace) -> Any:
     api.regen_endpoint_key(a.name, a.key, workspace=inv.workspace)
     return Done(f"Regenerated the {a.key} key of endpoint {a.name}.", {"regenerated": a.key})
 
