@@ -14,12 +14,17 @@ from ._version import __version__ as __version__
 
 _EXPORTS = {
     "api": [
-        "build_image", "collected_data", "dashboard", "delete_alias", "delete_image", "delete_model", "deploy",
-        "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
-        "list_deployments", "list_images", "list_models", "push_image", "regen_key", "register_model", "serve",
-        "set_alias", "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image",
-        "update_model", "validate_model",
+        "abort_rollout", "build_image", "collected_data", "create_endpoint", "dashboard", "delete_alias",
+        "delete_endpoint", "delete_image", "delete_model", "deploy", "download_model", "follow_rollout",
+        "get_deployment", "get_endpoint", "get_endpoint_keys", "get_image", "get_keys", "get_model", "get_token",
+        "get_workspace", "list_deployments", "list_endpoints", "list_images", "list_models", "push_image",
+        "regen_endpoint_key", "regen_key", "register_model", "rollout", "serve", "set_alias", "set_baseline",
+        "set_traffic", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model",
+        "validate_model",
     ],
+    "endpoints.gates": ["Gates"],
+    "endpoints.records": ["Endpoint", "EndpointList", "Token"],
+    "endpoints.rollout": ["RolloutResult"],
     "monitoring.dashboard": ["Dashboard"],
     "deployments.records": ["Deployment", "DeploymentList"],
     "errors": [
@@ -70,28 +75,39 @@ def load_ipython_extension(ipython: Any) -> None:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .api import (  # noqa: F401
+        abort_rollout,
         build_image,
         collected_data,
+        create_endpoint,
         dashboard,
         delete_alias,
+        delete_endpoint,
         delete_image,
         delete_model,
         deploy,
         download_model,
+        follow_rollout,
         get_deployment,
+        get_endpoint,
+        get_endpoint_keys,
         get_image,
         get_keys,
         get_model,
+        get_token,
         get_workspace,
         list_deployments,
+        list_endpoints,
         list_images,
         list_models,
         push_image,
+        regen_endpoint_key,
         regen_key,
         register_model,
+        rollout,
         serve,
         set_alias,
         set_baseline,
+        set_traffic,
         smoke_test_image,
         undeploy,
         update_deployment,
@@ -100,6 +116,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         validate_model,
     )
     from .deployments.records import Deployment, DeploymentList  # noqa: F401
+    from .endpoints.gates import Gates  # noqa: F401
+    from .endpoints.records import Endpoint, EndpointList, Token  # noqa: F401
+    from .endpoints.rollout import RolloutResult  # noqa: F401
     from .errors import (  # noqa: F401
         BuildError,
         ConflictError,

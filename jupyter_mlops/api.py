@@ -12,6 +12,9 @@ from typing import Any
 
 from .deployments.records import Deployment, DeploymentList
 from .deployments.service import DeploymentService
+from .endpoints.records import Endpoint, EndpointList, Token
+from .endpoints.rollout import Rollout, RolloutResult, follow
+from .endpoints.service import EndpointService
 from .errors import UsageError
 from .images.records import Image, ImageList, Push
 from .images.registry import ImageRegistry
@@ -85,9 +88,16 @@ def dashboard(deployment: str, *, since: str | None = "1h", threshold: float = 0
               workspace: WorkspaceArg = None) -> Dashboard:
     """Plotly dashboard: requests per minute by status, latency p50/p95/p99, error rate,
     predictions, and per-feature drift (PSI) against the baseline, with the threshold marked.
-    As :func:`collected_data`: a NotFoundError for a name with neither a deployment nor data."""
+    As :func:`collected_data`: a NotFoundError for a name with neither a deployment nor data.
+
+    The name of an endpoint (that is no deployment's) compares its deployments side by side, those of
+    its last rollout included: blue against green, one trace each."""
+    from .monitoring.service import compare
     from .monitoring.service import dashboard as build
 
+    behind = _endpoints(workspace).compared(deployment)
+    if behind is not None:
+        return compare(_ws(workspace), deployment, behind, since, threshold)
     return build(_ws(workspace), deployment, since, threshold)
 
 
@@ -289,6 +299,7 @@ def deploy(
     collect: bool = False,
     sample_rate: float | None = None,
     ready_timeout: float | None = None,
+    endpoint: str | None = None,
     workspace: WorkspaceArg = None,
 ) -> Deployment:
     """Deploy an image as a scoring service on ``target`` (process, docker, kubernetes, edge, or a
@@ -304,9 +315,19 @@ def deploy(
     ``image``'s name, when given without a version) holding the version the alias names, records both,
     and :func:`update_deployment` without an image moves it to the version the alias names then.
     ``update_existing=True`` updates a deployment of that name instead of refusing (CI runs that deploy on
-    every push); its target and settings must be the ones given."""
+    every push); its target and settings must be the ones given.
+
+    ``endpoint``: deploy behind that endpoint (see :func:`create_endpoint`), on its target by default,
+    with its keys or tokens (``auth`` is the endpoint's); it takes no traffic until :func:`set_traffic`."""
     given = {k: v for k, v in locals().items() if k not in (
-        "name", "image", "model", "update_existing", "target", "tags", "auth", "workspace") and v not in (None, False)}
+        "name", "image", "model", "update_existing", "target", "tags", "auth", "workspace", "endpoint")
+        and v not in (None, False)}
+    if endpoint is not None:
+        if model is not None or update_existing:
+            raise UsageError("A deployment behind an endpoint takes an image; use rollout() to move an endpoint on.")
+        if image is None:
+            raise UsageError("Give the image to deploy behind the endpoint.")
+        return _endpoints(workspace).deploy(name, image, endpoint, target, tags, **given)
     return _deployments(workspace).deploy(name, image, target, tags, model, update_existing, auth=auth, **given)
 
 
@@ -335,8 +356,9 @@ def update_deployment(name: str, image: Image | str | None = None, *, model: str
 
 
 def undeploy(name: str, *, workspace: WorkspaceArg = None) -> None:
-    """Stop and remove a deployment."""
-    _deployments(workspace).undeploy(name)
+    """Stop and remove a deployment. One behind an endpoint must have no traffic; it leaves the
+    endpoint's routes before it stops."""
+    _endpoints(workspace).undeploy(name)
 
 
 def get_keys(name: str, *, workspace: WorkspaceArg = None) -> dict[str, str]:
@@ -347,6 +369,117 @@ def get_keys(name: str, *, workspace: WorkspaceArg = None) -> dict[str, str]:
 def regen_key(name: str, key: str = "primary", *, workspace: WorkspaceArg = None) -> None:
     """Replace the primary or secondary key; the service accepts the new one within a second, no rebuild."""
     _deployments(workspace).regen_key(name, key)
+
+
+def _endpoints(workspace: WorkspaceArg) -> EndpointService:
+    return EndpointService(_ws(workspace))
+
+
+def create_endpoint(
+    name: str,
+    *,
+    target: str | None = None,
+    auth: str = "key",
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    namespace: str | None = None,
+    gateway: str | None = None,
+    hostname: str | None = None,
+    dry_run: bool = False,
+    output_dir: str | None = None,
+    workspace: WorkspaceArg = None,
+) -> Endpoint:
+    """A stable scoring URI for deployments to stand behind (``deploy(..., endpoint=name)``).
+
+    ``auth``: ``"key"`` (primary and secondary keys, :func:`get_endpoint_keys`), ``"token"`` (expiring
+    tokens, :func:`get_token`) or ``"none"``. On ``process`` and ``docker`` targets nginx routes on
+    ``port`` (a free one by default); on ``kubernetes`` a Gateway API HTTPRoute attached to ``gateway``
+    (``dry_run`` writes it to ``output_dir`` beside the deployments' manifests)."""
+    return _endpoints(workspace).create(name, target, auth, host, port, namespace, gateway, hostname, dry_run,
+                                        output_dir)
+
+
+def get_endpoint(name: str, *, workspace: WorkspaceArg = None) -> Endpoint:
+    """An endpoint: its traffic and mirror shares, the deployments behind it, the rollout and events."""
+    return _endpoints(workspace).get(name)
+
+
+def list_endpoints(*, limit: int = 100, offset: int = 0, workspace: WorkspaceArg = None) -> EndpointList:
+    """Endpoints, newest first."""
+    return _endpoints(workspace).list(limit, offset)
+
+
+def delete_endpoint(name: str, *, workspace: WorkspaceArg = None) -> None:
+    """Remove an endpoint with the deployments behind it, its proxy and its keys."""
+    _endpoints(workspace).delete(name)
+
+
+def set_traffic(endpoint: str, traffic: dict[str, int] | None = None, *, mirror: dict[str, int] | None = None,
+                workspace: WorkspaceArg = None) -> Endpoint:
+    """Live traffic shares by deployment (whole percentages summing to 100; those left out get 0) and
+    a mirror share (at most 50 %, to one deployment with no live traffic; its answers are dropped).
+    Only healthy deployments may receive either. Takes effect without dropping a request."""
+    return _endpoints(workspace).set_traffic(endpoint, traffic, mirror)
+
+
+def get_token(endpoint: str, *, expires_in: float = 3600.0, workspace: WorkspaceArg = None) -> Token:
+    """An expiring token for an endpoint with token auth (``Authorization: Bearer <token.access_token>``);
+    401 once it expires."""
+    return _endpoints(workspace).token(endpoint, expires_in)
+
+
+def get_endpoint_keys(endpoint: str, *, workspace: WorkspaceArg = None) -> dict[str, str]:
+    """An endpoint's primary and secondary keys (key auth), shown only when asked for."""
+    return _endpoints(workspace).keys(endpoint)
+
+
+def regen_endpoint_key(endpoint: str, key: str = "primary", *, workspace: WorkspaceArg = None) -> None:
+    """Replace an endpoint's primary or secondary key; every deployment behind it takes the new one within
+    a second."""
+    _endpoints(workspace).regen_key(endpoint, key)
+
+
+def rollout(
+    endpoint: str,
+    image: Image | str | None = None,
+    *,
+    steps: list[int] | tuple[int, ...] = (10, 50, 100),
+    interval: float | str = "1m",
+    gates: dict[str, Any] | None = None,
+    mirror: int = 50,
+    deployment: str | None = None,
+    resume: bool = False,
+    echo: Callable[[str], None] | None = print,
+    workspace: WorkspaceArg = None,
+) -> RolloutResult:
+    """Roll ``image`` out behind ``endpoint``, gated on live evidence, in the foreground.
+
+    The new version is deployed beside the one taking all traffic (as ``deployment``, blue or green by
+    default, collecting what it answers); it first gets ``mirror`` % of live traffic in the shadow, then
+    ``steps`` % of it. After each ``interval`` (seconds or "30s", "1m") it is compared with the current
+    version on what both collected: error rate, p99 latency, PSI of their predictions for the same
+    traffic, input drift (``gates`` sets the limits: see ``jupyter_mlops.endpoints.gates.Gates``).
+    Every gate holding at every step promotes it (the old deployment is removed); one failing sends it
+    back to 0 %. Each step's figures are endpoint events. ``resume=True`` picks up a rollout whose process
+    was stopped; :func:`abort_rollout` stops one."""
+    runner = Rollout(_endpoints(workspace), endpoint, echo)
+    if resume:
+        return runner.resume()
+    if image is None:
+        raise UsageError("rollout needs the image to roll out (or resume=True).")
+    return runner.start(image, list(steps), interval, gates, mirror, deployment)
+
+
+def follow_rollout(endpoint: str, *, echo: Callable[[str], None] = print, workspace: WorkspaceArg = None) -> Endpoint:
+    """Print the events of a rollout running in another process as they come, until it ends."""
+    follow(_endpoints(workspace), endpoint, echo)
+    return get_endpoint(endpoint, workspace=workspace)
+
+
+def abort_rollout(endpoint: str, *, workspace: WorkspaceArg = None) -> Endpoint:
+    """Stop the endpoint's rollout: the new version goes back to 0 %, the current takes all traffic."""
+    Rollout(_endpoints(workspace), endpoint).abort()
+    return get_endpoint(endpoint, workspace=workspace)
 
 
 def serve(

@@ -26,11 +26,11 @@ def _plain(obj: Any) -> Any:
 
 def request(
     url: str, body: Any = None, key: str | None = None, cafile: str | None = None,
-    timeout: float = 30.0, method: str | None = None,
+    timeout: float = 30.0, method: str | None = None, headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     """Send a request; returns (status, parsed JSON or text). Connection failures raise."""
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body, default=_plain).encode())
-    headers = {"content-type": "application/json"} if data is not None else {}
+    headers = {**({"content-type": "application/json"} if data is not None else {}), **(headers or {})}
     if key:
         headers["authorization"] = f"Bearer {key}"
     req = urllib.request.Request(url, data=data, headers=headers, method=method)
@@ -67,12 +67,13 @@ def score_body(data: Any) -> Any:
     return {"data": data}
 
 
-def score(url: str, data: Any, key: str | None = None, cafile: str | None = None, timeout: float = 30.0) -> Any:
+def score(url: str, data: Any, key: str | None = None, cafile: str | None = None, timeout: float = 30.0,
+          headers: dict[str, str] | None = None) -> Any:
     """POST ``data`` (see :func:`score_body`) to a scoring URI; a non-2xx answer raises with the
     server's message."""
     body = score_body(data)
     try:
-        status, reply = request(url, body, key, cafile, timeout)
+        status, reply = request(url, body, key, cafile, timeout, headers=headers)
     except (urllib.error.URLError, OSError) as exc:
         raise DeploymentError(f"Cannot reach {url}: {getattr(exc, 'reason', exc)}.") from None
     if status >= 400:

@@ -208,3 +208,20 @@ def parse_float(value: object, what: str = "number") -> float:
     if out != out or out in (float("inf"), float("-inf")):
         raise UsageError(f"Invalid {what} {value!r}: a finite number.")
     return out
+
+
+def parse_share(value: object) -> tuple[str, int]:
+    """``NAME=PERCENT`` (a deployment's share of an endpoint's traffic) -> (name, percent)."""
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        name, pct = value
+    else:
+        name, sep, pct = str(value).partition("=")
+        if not sep:
+            raise UsageError(f"Invalid share {value!r}: write DEPLOYMENT=PERCENT, e.g. blue=90.")
+    return validate_name(str(name).strip(), "deployment"), parse_int(pct, what=f"share of {name}")
+
+
+def parse_steps(value: object) -> list[int]:
+    """``10,50,100`` (or a list) -> [10, 50, 100]."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return [parse_int(str(v).strip(), what="step", minimum=1) for v in items]

@@ -7,14 +7,16 @@ import jupyter_mlops
 
 # The public surface, spelled out: adding or removing a name must change this test.
 PUBLIC = [
-    "BuildError", "ConflictError", "Dashboard", "Deployment", "DeploymentError", "DeploymentList", "Image", "ImageList",
-    "ImmutableError", "InUseError", "InvalidNameError", "LocalServer", "MlopsError", "Model", "ModelList",
-    "NotFoundError", "PipelineError", "Push", "PushError", "StoreError", "UsageError", "Validation", "ValidationError",
-    "Workspace", "__version__", "build_image", "collected_data", "dashboard", "delete_alias", "delete_image",
-    "delete_model", "deploy", "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
-    "list_deployments", "list_images", "list_models", "push_image", "regen_key", "register_model", "serve", "set_alias",
-    "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model",
-    "use_workspace", "validate_model",
+    "BuildError", "ConflictError", "Dashboard", "Deployment", "DeploymentError", "DeploymentList", "Endpoint",
+    "EndpointList", "Gates", "Image", "ImageList", "ImmutableError", "InUseError", "InvalidNameError", "LocalServer",
+    "MlopsError", "Model", "ModelList", "NotFoundError", "PipelineError", "Push", "PushError", "RolloutResult",
+    "StoreError", "Token", "UsageError", "Validation", "ValidationError", "Workspace", "__version__", "abort_rollout",
+    "build_image", "collected_data", "create_endpoint", "dashboard", "delete_alias", "delete_endpoint", "delete_image",
+    "delete_model", "deploy", "download_model", "follow_rollout", "get_deployment", "get_endpoint", "get_endpoint_keys",
+    "get_image", "get_keys", "get_model", "get_token", "get_workspace", "list_deployments", "list_endpoints",
+    "list_images", "list_models", "push_image", "regen_endpoint_key", "regen_key", "register_model", "rollout", "serve",
+    "set_alias", "set_baseline", "set_traffic", "smoke_test_image", "undeploy", "update_deployment", "update_image",
+    "update_model", "use_workspace", "validate_model",
 ]
 
 

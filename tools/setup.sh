@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 need_apt=()
-for pkg in postgresql docker.io docker-registry debootstrap chromium wrk nodejs npm; do
+# nginx: the local proxy of endpoints (run as the current user from generated configs; never as a service)
+for pkg in postgresql docker.io docker-registry debootstrap chromium wrk nginx nodejs npm; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
 done
 # Machines that ship their own node/npm (not from Debian) keep them.
@@ -22,9 +23,12 @@ if ((${#need_apt[@]})); then
   apt-get install -y -q --no-install-recommends "${need_apt[@]}"
 fi
 
-if [ ! -x .tools/node_modules/.bin/azurite-blob ] || [ ! -d .tools/node_modules/playwright-core ]; then
-  say "npm install azurite playwright-core (into .tools/)"
-  npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3 playwright-core@1 >/dev/null
+# @kubernetes-models/gateway-api: the Gateway API's schemas, to validate endpoints' HTTPRoutes offline
+if [ ! -x .tools/node_modules/.bin/azurite-blob ] || [ ! -d .tools/node_modules/playwright-core ] \
+    || [ ! -d .tools/node_modules/@kubernetes-models/gateway-api ]; then
+  say "npm install azurite playwright-core @kubernetes-models/gateway-api (into .tools/)"
+  npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3 playwright-core@1 \
+    @kubernetes-models/gateway-api@2 >/dev/null
 fi
 
 # The JupyterLab extension: TypeScript built into jupyter_mlops/labextension with node only (rspack,

@@ -4,12 +4,12 @@ derive from these declarations (see :mod:`.spec`)."""
 from __future__ import annotations
 
 from ..errors import UsageError
-from . import deployments, images, models, monitoring, pipeline, serving, workspace
+from . import deployments, endpoints, images, models, monitoring, pipeline, serving, workspace
 from .spec import ADAPTERS, Command, Done, Invocation, Option
 
 COMMANDS: tuple[Command, ...] = (
-    *workspace.COMMANDS, *models.COMMANDS, *images.COMMANDS, *deployments.COMMANDS, *monitoring.COMMANDS,
-    *serving.COMMANDS, *pipeline.COMMANDS,
+    *workspace.COMMANDS, *models.COMMANDS, *images.COMMANDS, *deployments.COMMANDS, *endpoints.COMMANDS,
+    *monitoring.COMMANDS, *serving.COMMANDS, *pipeline.COMMANDS,
 )
 BY_NAME = {c.name: c for c in COMMANDS}
 BY_MAGIC = {c.magic: c for c in COMMANDS if c.magic}

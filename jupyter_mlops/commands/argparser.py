@@ -46,7 +46,7 @@ def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> N
                 kwargs["default"] = None
         if opt.positional:
             if opt.optional:
-                kwargs["nargs"] = "?"
+                kwargs["nargs"] = "*" if opt.many else "?"
             kwargs = {k: v for k, v in kwargs.items() if v is not None or k == "default"}
             parser.add_argument(opt.dest, **kwargs)
         else:

@@ -107,6 +107,8 @@ DEPLOY_OPTIONS = (
     Option("sample_rate", ("--sample-rate",), "share of requests to collect, in (0, 1]",
            parse=partial(parse_float, what="sample rate")),
     READY_TIMEOUT, options.tags(),
+    Option("endpoint", ("--endpoint",), "deploy behind this endpoint, with its keys (no traffic until set)",
+           complete="endpoint"),
 )
 
 COMMANDS = (

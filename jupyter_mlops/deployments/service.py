@@ -63,7 +63,7 @@ class DeploymentService:
         home = self.home(name)
         ctx = self._tracked(DeployContext(name, img, config, self.ws, home))
         try:
-            if config.auth:
+            if config.auth and not config.endpoint:  # behind an endpoint: the endpoint's keys
                 keyring.create(home / "secrets")
             handle = tgt.create(ctx)
         except BaseException as exc:  # a failure or an interruption: nothing stays transitioning
@@ -290,16 +290,23 @@ class DeploymentService:
         shutil.rmtree(self.home(name), ignore_errors=True)
 
     # --- keys, scoring, logs ----------------------------------------------------------------------
-    def get_keys(self, name: str) -> dict[str, str]:
+    def secrets_dir(self, name: str) -> Path:
+        """Where the deployment's credentials are: its own keys file, or its endpoint's."""
         with self.ws.metadata.read() as conn:
             row = self._row(conn, name)
         if not row.config.get("auth", True):
             raise UsageError(f"Deployment {name!r} has auth off: it has no keys.")
-        return keyring.read(self.home(name) / "secrets")
+        endpoint = row.config.get("endpoint")
+        return keyring.endpoint_secrets_dir(self.ws, endpoint) if endpoint else self.home(name) / "secrets"
+
+    def get_keys(self, name: str) -> dict[str, str]:
+        return keyring.read(self.secrets_dir(name))
 
     def regen_key(self, name: str, slot: str) -> dict[str, str]:
-        self.get_keys(name)
-        keys = keyring.regenerate(self.home(name) / "secrets", slot)
+        secrets_dir = self.secrets_dir(name)
+        if secrets_dir != self.home(name) / "secrets":
+            raise UsageError(f"Deployment {name!r} uses its endpoint's keys: regenerate them on the endpoint.")
+        keys = keyring.regenerate(secrets_dir, slot)
         with self.ws.metadata.read() as conn:
             row = self._row(conn, name)
         if row.handle:
@@ -311,7 +318,7 @@ class DeploymentService:
         dep = self.get(name, refresh=False)
         if not dep.scoring_uri:
             raise DeploymentError(f"Deployment {name!r} ({dep.target}) has no scoring URI here.")
-        key = keyring.read(self.home(name) / "secrets").get("primary") if dep.auth else None
+        key = keyring.credential(self.secrets_dir(name), dep.config.get("endpoint") or name) if dep.auth else None
         cafile = dep.config.get("tls_ca") or dep.config.get("tls_cert")
         return client.score(dep.scoring_uri, data, key, cafile, timeout)
 

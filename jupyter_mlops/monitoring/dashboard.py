@@ -126,3 +126,40 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
                       annotation_text=f"threshold {threshold:g}")
     fig.update_layout(title=f"Deployment {deployment}", barmode="stack", height=900, template="plotly_white")
     return fig
+
+
+def build_comparison(endpoint: str, frames: dict[str, Any]) -> Any:
+    """An endpoint's deployments side by side (blue against green): one trace per deployment for
+    requests, p99 latency and error rate over time, and their predictions overlaid."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    present = {name: f for name, f in frames.items() if f is not None and not f.empty and "status" in f}
+    freq, label = bin_size(pd_concat(list(present.values()))) if present else ("min", "minute")
+    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.15, subplot_titles=(
+        f"Requests per {label}", f"Latency p99 (ms) per {label}", "Error rate (%)", "Predictions"))
+    palette = ["royalblue", "seagreen", "darkorange", "crimson", "purple", "gray"]
+    for i, (name, frame) in enumerate(sorted(present.items())):
+        color = name if name in ("blue", "green") else palette[i % len(palette)]  # one color per deployment
+        style = {"legendgroup": name, "marker": {"color": color}}
+        by_status, latency, errors = per_minute(frame, freq)
+        fig.add_trace(go.Scatter(x=by_status.index, y=by_status.sum(axis=1), mode="lines+markers", name=name,
+                                 **style), row=1, col=1)
+        if 0.99 in latency.columns:
+            fig.add_trace(go.Scatter(x=latency.index, y=latency[0.99], mode="lines+markers", name=f"{name} p99",
+                                     **style), row=1, col=2)
+        fig.add_trace(go.Scatter(x=errors.index, y=errors.values, mode="lines+markers", name=f"{name} errors",
+                                 **style), row=2, col=1)
+        pred = prediction_column(frame[frame["status"] == 200], frame.attrs.get("outputs", []))
+        if pred is not None:
+            fig.add_trace(go.Histogram(x=pred[1], name=f"{name} {pred[0]}", nbinsx=30, opacity=0.55,
+                                       histnorm="probability", **style), row=2, col=2)
+    fig.update_layout(title=f"Endpoint {endpoint}: {' vs '.join(sorted(present)) or 'no data yet'}",
+                      barmode="overlay", height=750, template="plotly_white")
+    return fig
+
+
+def pd_concat(frames: list[Any]) -> Any:
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)

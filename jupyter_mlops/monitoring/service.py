@@ -15,7 +15,7 @@ from ..errors import NotFoundError
 from ..registry.models import ModelRegistry
 from ..workspace import Workspace
 from . import data as collected
-from .dashboard import Dashboard, build_figure
+from .dashboard import Dashboard, build_comparison, build_figure, pd_concat
 from .drift import PSI_THRESHOLD, drift
 
 
@@ -71,3 +71,19 @@ def dashboard(ws: Workspace, deployment: str, since: Any = "1h", threshold: floa
             parts.append(part)
         report = pd.concat(parts, ignore_index=True) if parts else None
     return Dashboard(deployment, frame, report, build_figure(deployment, frame, report, threshold), threshold)
+
+
+def compare(ws: Workspace, endpoint: str, deployments: list[str], since: Any = "1h",
+            threshold: float = PSI_THRESHOLD) -> Dashboard:
+    """An endpoint's deployments side by side; ``data`` has a ``deployment`` column."""
+    start = collected.parse_since(since) if since is not None else None
+    frames = {}
+    for name in deployments:
+        records = collected.read_records(ws, name, start)
+        frame = collected.to_frame(records, {k: b["features"] for k, b in _baselines(ws, records).items()})
+        frames[name] = frame.assign(deployment=name) if len(frame) else frame
+    present = [f for f in frames.values() if len(f)]
+    data = pd_concat(present) if present else next(iter(frames.values()), None)
+    if data is not None and present:
+        data.attrs["outputs"] = list(dict.fromkeys(o for f in present for o in f.attrs.get("outputs", [])))
+    return Dashboard(endpoint, data, None, build_comparison(endpoint, frames), threshold)

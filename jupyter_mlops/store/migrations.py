@@ -20,7 +20,17 @@ def _aliases_provenance_pushes(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _deployment_transition, 3: _aliases_provenance_pushes}
+
+def _endpoints(conn: Connection) -> None:
+    from .schema import endpoint_events, endpoints
+
+    for table in (endpoints, endpoint_events):  # new tables: created as the schema defines them
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _deployment_transition, 3: _aliases_provenance_pushes, 4: _endpoints,
+}
 
 
 def migrate(conn: Connection, found: int, target: int) -> None:

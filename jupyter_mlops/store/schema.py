@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 NAME = String(255)
 
 metadata = MetaData()
@@ -148,6 +148,38 @@ deployment_events = Table(
     Column("kind", String(32), nullable=False),  # created, updated, update-failed, key-regenerated, ...
     Column("message", Text, nullable=False),
     Index("ix_deployment_events_deployment", "deployment_id", "id"),
+)
+
+# An endpoint: one stable scoring URI in front of several deployments (their config names it), with
+# the traffic split and mirror share that its proxy is generated from, and the rollout in progress.
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("target", String(32), nullable=False),
+    Column("auth", String(16), nullable=False),  # key, token or none
+    Column("config", JSON, nullable=False),  # host, port, router port; namespace, gateway on kubernetes
+    Column("traffic", JSON, nullable=False),  # {deployment: percent}: every deployment behind it
+    Column("mirror", JSON, nullable=False),  # {deployment: percent of live traffic copied to it}
+    Column("state", String(32), nullable=False),
+    Column("scoring_uri", String(1024)),
+    Column("handle", JSON),  # the proxy: nginx prefixes and generation, or the manifests
+    Column("rollout", JSON),  # the rollout in progress (or the last one): steps, position, owner, outcome
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+endpoint_events = Table(
+    "endpoint_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("endpoint_id", Integer, ForeignKey("endpoints.id", ondelete="CASCADE"), nullable=False),
+    Column("time", Float, nullable=False),
+    Column("kind", String(32), nullable=False),  # created, traffic, rollout-step, rollout-promoted, ...
+    Column("message", Text, nullable=False),
+    Column("data", JSON),  # the figures behind it: a rollout step's measurements and gates
+    Index("ix_endpoint_events_endpoint", "endpoint_id", "id"),
 )
 
 tags = Table(

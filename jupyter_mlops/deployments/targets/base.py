@@ -15,6 +15,7 @@ from ...images.records import Image
 from ...registry.models import ModelRegistry
 from ...registry.records import Model
 from ...workspace import Workspace
+from ..keys import endpoint_secrets_dir
 from ..settings import PluginSettings, Settings
 
 
@@ -41,6 +42,9 @@ class DeployContext:
 
     @property
     def secrets_dir(self) -> Path:
+        """The keys file's folder: the deployment's own, or its endpoint's (whose keys it accepts)."""
+        if self.config.endpoint:
+            return endpoint_secrets_dir(self.workspace, self.config.endpoint)
         return self.home / "secrets"
 
     @property

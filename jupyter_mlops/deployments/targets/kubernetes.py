@@ -40,7 +40,7 @@ def render(ctx: DeployContext) -> list[dict[str, Any]]:
         mounts.append({"name": "keys", "mountPath": f"{APP_ROOT}/secrets", "readOnly": True})
         volumes.append({"name": "keys", "secret": {"secretName": f"{name}-keys"}})
         docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta(f"{name}-keys"), "type": "Opaque",
-                     "stringData": keyring.read(ctx.secrets_dir)})
+                     "stringData": keyring.server_secrets(ctx.secrets_dir)})
     collect_to = None
     if cfg.collect:
         collect_to = (ctx.workspace.artifacts_url, SPOOL)
@@ -156,11 +156,7 @@ class KubernetesTarget(Target):
         return self.create(ctx)  # applied in place: the RollingUpdate strategy keeps old pods until new ones are ready
 
     def _apply(self, docs: list[dict[str, Any]]) -> None:
-        client = _dynamic_client()
-        for doc in docs:
-            resource = client.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-            resource.server_side_apply(body=doc, name=doc["metadata"]["name"], namespace=doc["metadata"]["namespace"],
-                                       field_manager=FIELD_MANAGER, force_conflicts=True)
+        apply(docs)
 
     def delete(self, handle: dict[str, Any]) -> None:
         """Remove what was applied, newest first; absent resources are fine. Whatever could not be
@@ -211,6 +207,25 @@ class KubernetesTarget(Target):
 
     def keys_changed(self, ctx: DeployContext, handle: dict[str, Any]) -> None:
         self.create(ctx)  # re-render and re-apply: the mounted Secret updates in place
+
+
+def apply(docs: list[dict[str, Any]]) -> None:
+    """Server-side apply to the cluster of the current kubeconfig context (an endpoint's route too)."""
+    client = _dynamic_client()
+    for doc in docs:
+        resource = client.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+        resource.server_side_apply(body=doc, name=doc["metadata"]["name"], namespace=doc["metadata"]["namespace"],
+                                   field_manager=FIELD_MANAGER, force_conflicts=True)
+
+
+def delete_resource(api_version: str, kind: str, name: str, namespace: str) -> None:
+    """Remove one resource; an absent one is fine."""
+    try:
+        _dynamic_client().resources.get(api_version=api_version, kind=kind).delete(name=name, namespace=namespace)
+    except Exception as exc:  # the API's errors, and the transport's
+        if not _absent(exc):
+            raise DeploymentError(
+                f"Could not remove {kind}/{name} from namespace {namespace!r} ({_short(exc)}).") from None
 
 
 def _everything_render_makes(name: str) -> list[tuple[str, str, str]]:
