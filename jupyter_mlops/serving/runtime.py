@@ -97,9 +97,6 @@ class Runtime:
         finally:
             self._loaded.set()
 
-    def wait_loaded(self, timeout: float | None = None) -> bool:
-        return self._loaded.wait(timeout)
-
     def require_ready(self) -> None:
         if not self.ready:
             reason = f"init failed: {self.failure}" if self.failure else "still loading"
