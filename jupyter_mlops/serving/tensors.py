@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,9 @@ NUMPY_TO_V2 = {v: k for k, v in V2_TO_NUMPY.items()} | {"string": "BYTES", "str"
 
 # Which input kinds may be cast, losslessly enough, to which target kinds.
 _ACCEPTS = {"f": "fiub", "i": "iub", "u": "iub", "b": "b", "O": "UOS", "U": "UOS", "S": "UOS"}
-_ALL = np.logical_and.reduce  # with np.isfinite: half the cost of .all()
+# A cast that overflows is refused with a 400 below; numpy's warning about it would be log noise.
+warnings.filterwarnings("ignore", "overflow encountered in cast", RuntimeWarning, __name__)
+_F32_INF = tuple(np.array([np.inf, -np.inf], dtype=np.float32)[i : i + 1].tobytes() for i in range(2))
 _JSON_NAMES = {dict: "objects", list: "arrays", str: "strings", bool: "booleans", int: "integers", float: "numbers"}
 
 
@@ -69,10 +72,21 @@ def cast(arr: np.ndarray, target: np.dtype, name: str, finite: bool, wanted: str
             raise BadInput(f"Input {name!r} holds values out of range for {target} ({info.min} to {info.max}).")
     out = arr.astype(target)
     # JSON floats are finite (orjson refuses NaN, Infinity and 1e309): only a narrowing cast can overflow.
-    if finite and target.kind == "f" and target.itemsize < arr.dtype.itemsize and not _ALL(np.isfinite(out), axis=None):
+    if finite and target.kind == "f" and target.itemsize < arr.dtype.itemsize and _overflowed(out):
         raise BadInput(f"Input {name!r} holds values out of range for {target} "
                        f"(finite values up to {float(np.finfo(target).max):.4g}).")
     return out
+
+
+def _overflowed(out: np.ndarray) -> bool:
+    """Whether a narrowing float cast made an infinity. For float32 (the usual case) a search of the
+    bytes for the two infinities' bit patterns, then a look at each value only if one turns up (it
+    can straddle two values): numpy's ufunc machinery costs microseconds on tiny arrays."""
+    if out.dtype == np.float32:
+        raw = out.tobytes()
+        if _F32_INF[0] not in raw and _F32_INF[1] not in raw:
+            return False
+    return not bool(np.isfinite(out).all())
 
 
 def _whole_but_out_of_range(arr: np.ndarray, target: np.dtype) -> bool:
