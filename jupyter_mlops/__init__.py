@@ -15,7 +15,7 @@ from ._version import __version__
 _EXPORTS = {
     "api": [
         "build_image", "collected_data", "dashboard", "delete_image", "delete_model", "deploy",
-        "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
+        "download_model", "get_baseline", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
         "list_deployments", "list_images", "list_models", "regen_key", "register_model", "serve",
         "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model",
     ],
@@ -32,10 +32,12 @@ _EXPORTS = {
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = sorted([*_WHERE, "__version__"])
+__all__ = sorted([*_WHERE, "__version__", "ui"])
 
 
 def __getattr__(name: str) -> Any:
+    if name == "ui":  # the notebook panels: mlops.ui.models(), .deployments(), .deployment(name)
+        return import_module(".widgets", __name__)
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'jupyter_mlops' has no attribute {name!r}")
@@ -45,7 +47,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+    return sorted(set(globals()) | set(_WHERE) | {"ui"})
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -57,7 +59,8 @@ def load_ipython_extension(ipython: Any) -> None:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .api import (  # noqa: F401
-        build_image, collected_data, dashboard, delete_image, delete_model, deploy, download_model, get_deployment,
+        build_image, collected_data, dashboard, delete_image, delete_model, deploy, download_model, get_baseline,
+        get_deployment,
         get_image, get_keys, get_model, get_workspace, list_deployments, list_images, list_models, regen_key,
         register_model, serve, set_baseline, smoke_test_image, undeploy, update_deployment, update_image, update_model,
     )
@@ -71,3 +74,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     )
     from .registry.records import Model, ModelList  # noqa: F401
     from .workspace import Workspace, use_workspace  # noqa: F401
+    from . import widgets as ui  # noqa: F401

@@ -10,9 +10,10 @@ PUBLIC = [
     "BuildError", "ConflictError", "Dashboard", "Deployment", "DeploymentError", "DeploymentList", "Image", "ImageList", "ImmutableError", "InUseError",
     "InvalidNameError", "LocalServer", "MlopsError", "Model", "ModelList", "NotFoundError", "StoreError",
     "UsageError", "Workspace", "__version__", "build_image", "collected_data", "dashboard", "delete_image", "delete_model", "deploy",
-    "download_model", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
+    "download_model", "get_baseline", "get_deployment", "get_image", "get_keys", "get_model", "get_workspace",
     "list_deployments", "list_images", "list_models", "regen_key", "register_model", "serve",
     "set_baseline", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model", "use_workspace",
+    "ui",
 ]
 
 

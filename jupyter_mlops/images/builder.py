@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import BuildError
 
@@ -37,11 +37,33 @@ def docker_client():  # type: ignore[no-untyped-def]
     return client
 
 
+class BuildProgress(Protocol):
+    """What follows a build as it runs (the notebook's BuildLog panel, or the progress bar below)."""
+
+    def step(self, n: int, total: int, text: str) -> None: ...
+    def line(self, text: str) -> None: ...
+    def cached(self, n: int) -> None: ...
+    def done(self, result: BuildResult) -> None: ...
+    def failed(self, error: BuildError) -> None: ...
+
+
 class _Progress:
-    """Build steps as a progress bar (tqdm: a widget in notebooks, text in a terminal)."""
+    """Build steps as a progress bar (tqdm: text in a terminal), step lines to ``echo``."""
 
     def __init__(self, show: bool, echo: Callable[[str], None] | None) -> None:
         self.show, self.echo, self.bar = show, echo, None
+
+    def line(self, text: str) -> None:
+        pass
+
+    def cached(self, n: int) -> None:
+        pass
+
+    def done(self, result: BuildResult) -> None:
+        self.close()
+
+    def failed(self, error: BuildError) -> None:
+        self.close()
 
     def step(self, n: int, total: int, text: str) -> None:
         if self.echo:
@@ -63,13 +85,28 @@ class _Progress:
             self.bar.close()
 
 
-def build(context: Path, tag: str, labels: dict[str, str], progress: bool = True,
+def build(context: Path, tag: str, labels: dict[str, str], progress: bool | BuildProgress = True,
           echo: Callable[[str], None] | None = None, nocache: bool = False) -> BuildResult:
+    """``progress``: True for a progress bar, False for none, or a :class:`BuildProgress` that
+    gets every log line (``echo`` then gets nothing from here)."""
+    bar = _Progress(progress, echo) if isinstance(progress, bool) else progress
+    try:
+        result = _build(context, tag, labels, bar, nocache)
+    except BuildError as exc:
+        bar.failed(exc)
+        raise
+    except BaseException:
+        bar.failed(BuildError("The build was interrupted."))
+        raise
+    bar.done(result)
+    return result
+
+
+def _build(context: Path, tag: str, labels: dict[str, str], bar: BuildProgress, nocache: bool) -> BuildResult:
     client = docker_client()
     lines: list[str] = []
     steps: list[dict[str, Any]] = []
     image_id = None
-    bar = _Progress(progress, echo)
     try:
         for chunk in client.api.build(path=str(context), tag=tag, rm=True, forcerm=True, decode=True,
                                       labels=labels, pull=False, nocache=nocache):
@@ -84,18 +121,18 @@ def build(context: Path, tag: str, labels: dict[str, str], progress: bool = True
                 if not line:
                     continue
                 lines.append(line)
+                bar.line(line)
                 m = _STEP.match(line)
                 if m:
                     steps.append({"n": int(m.group(1)), "instruction": m.group(3), "cached": False})
                     bar.step(int(m.group(1)), int(m.group(2)), m.group(3))
                 elif "Using cache" in line and steps:
                     steps[-1]["cached"] = True
+                    bar.cached(steps[-1]["n"])
     except BuildError:
         raise
     except Exception as exc:  # noqa: BLE001 - the engine went away mid-build, say so in one line
         raise BuildError(f"Docker build failed: {str(exc).splitlines()[0][:200]}", detail="\n".join(lines[-25:])) from None
-    finally:
-        bar.close()
     image = client.images.get(image_id or tag)
     return BuildResult(image_id=image.id, size=int(image.attrs.get("Size", 0)), log="\n".join(lines), steps=steps)
 

@@ -34,11 +34,25 @@ class Dashboard:
         return path
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return self.figure._repr_mimebundle_(include, exclude)
+        import plotly.io as pio
+
+        bundle = pio.renderers["plotly_mimetype"].to_mimebundle(self.figure.to_dict())
+        # text/html draws offline too (nbconvert, papermill outputs, a CI artifact)
+        return {**bundle, "text/html": figure_html(self.figure), "text/plain": repr(self)}
 
     def __repr__(self) -> str:
         n = 0 if self.data is None else (self.data["request_id"].nunique() if "request_id" in self.data else len(self.data))
         return f"Dashboard(deployment={self.deployment!r}, requests={n}, drifted={self.drifted_features!r})"
+
+
+def figure_html(figure: Any) -> str:
+    """A figure as an HTML fragment that draws without a network or a kernel: plotly.js is inlined
+    (about 4.8 MB) and evaluated once per page, however many fragments the page holds."""
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    loader = f"<script>if (!window.Plotly) {{ {get_plotlyjs()} }}</script>"
+    return loader + pio.to_html(figure, include_plotlyjs=False, full_html=False, config={"responsive": True})
 
 
 BINS = (("10s", "10 s"), ("min", "minute"), ("5min", "5 minutes"), ("15min", "15 minutes"), ("h", "hour"), ("D", "day"))
@@ -82,7 +96,28 @@ def prediction_column(frame: Any, outputs: list[str]) -> tuple[str, Any] | None:
     return None
 
 
+TIME_PANELS = ((1, 1), (1, 2), (2, 1))
+
+
+def drift_note(frame: Any, drift: Any) -> str:
+    """Why the drift panel is empty (``drift`` is None when no served model version has a baseline)."""
+    if frame is None or frame.empty or "model" not in frame:
+        return "No drift yet: no requests in this window."
+    if drift is not None:
+        return "No drift yet: no successful request in this window carries the baseline's features."
+    served = frame[["model", "model_version"]].dropna().drop_duplicates()
+    refs = ", ".join(f"{m}:{v}" for m, v in served.itertuples(index=False)) or "the model"
+    return (f"No drift: {refs} has no baseline. Register it with baseline=training data "
+            "(or mlops.set_baseline) to compare inputs with it.")
+
+
+def _note(fig: Any, text: str, row: int, col: int) -> None:
+    fig.add_annotation(text=text, x=0.5, y=0.5, xref="x domain", yref="y domain", showarrow=False,
+                       font={"size": 14, "color": "#666"}, row=row, col=col)
+
+
 def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI_THRESHOLD) -> Any:
+    import pandas as pd
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -104,6 +139,12 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
         pred = prediction_column(frame[frame["status"] == 200], frame.attrs.get("outputs", []))
         if pred is not None:
             fig.add_trace(go.Histogram(x=pred[1], name=pred[0], nbinsx=30), row=2, col=2)
+        # whole bins either side: one bin of traffic alone would zoom the axes to sub-millisecond ticks
+        span = [by_status.index.min() - pd.Timedelta(freq), by_status.index.max() + pd.Timedelta(freq)]
+        for row, col in TIME_PANELS:
+            fig.update_xaxes(range=span, row=row, col=col)
+    else:
+        _note(fig, "No requests collected in this window yet.", row=1, col=1)
     if drift is not None and not drift.empty:
         colors = ["crimson" if d else "steelblue" for d in drift["drifted"]]
         # several model versions served in the window: one bar each, never stacked into one
@@ -111,5 +152,7 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
         fig.add_trace(go.Bar(x=x, y=drift["psi"], marker_color=colors, name="PSI"), row=3, col=1)
         fig.add_hline(y=threshold, line_dash="dash", line_color="crimson", row=3, col=1,
                       annotation_text=f"threshold {threshold:g}")
+    else:
+        _note(fig, drift_note(frame if has_data else None, drift), row=3, col=1)
     fig.update_layout(title=f"Deployment {deployment}", barmode="stack", height=900, template="plotly_white")
     return fig

@@ -37,7 +37,9 @@ def _as_utc(t: datetime | str | None) -> datetime | None:
 
 
 def read_records(ws: Workspace, deployment: str, start: Any = None, end: Any = None, model: str | None = None,
-                 collector: str = "request") -> list[dict[str, Any]]:
+                 collector: str = "request", cache: dict[str, list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+    """``cache``: objects already parsed, by name (stored objects never change), so a caller that
+    reads again and again (a live dashboard) parses only what is new; objects out of the window leave it."""
     start, end = _as_utc(start), _as_utc(end)
     prefix = f"collected/{deployment}/" + (f"{model}/" if model else "")
     records = []
@@ -47,11 +49,15 @@ def read_records(ws: Workspace, deployment: str, start: Any = None, end: Any = N
             continue
         hour = datetime(*(int(g) for g in m.groups()), tzinfo=timezone.utc)
         if (start and hour + timedelta(hours=1) <= start) or (end and hour > end):
+            if cache is not None:
+                cache.pop(name, None)
             continue
-        for line in ws.artifacts.get_bytes(name).split(b"\n"):  # JSON Lines: only \n ends a line
-            if not line:
-                continue
-            rec = orjson.loads(line)
+        parsed = cache.get(name) if cache is not None else None
+        if parsed is None:  # JSON Lines: only \n ends a line
+            parsed = [orjson.loads(line) for line in ws.artifacts.get_bytes(name).split(b"\n") if line]
+            if cache is not None:
+                cache[name] = parsed
+        for rec in parsed:
             t = datetime.fromtimestamp(rec["time"], timezone.utc)
             if rec.get("collector", "request") != collector or (start and t < start) or (end and t > end):
                 continue
