@@ -54,8 +54,8 @@ class DeploymentPanel(Panel):
         self.answer: dict[str, Any] | None = None  # {"status", "latency_ms", "body"}
         self.gate: dict[str, Any] | None = None  # the running or last update's readiness gate
         self.deployment = api.get_deployment(name, workspace=workspace)  # NotFoundError for a wrong name
-        self._ready()
         self._load_choices()
+        self._ready()
 
     # --- loading -------------------------------------------------------------------------------------
     def refresh(self) -> None:

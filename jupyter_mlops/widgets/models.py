@@ -107,7 +107,7 @@ class ModelBrowser(Panel):
     @action()
     def do_filter(self, arg: Any, form: dict[str, Any]) -> None:
         """A tag chip was clicked: add it to the search."""
-        words = self.query.split()
+        words = str(form.get("query", self.query)).split()  # what the box holds, sent or not
         if arg and arg not in words:
             words.append(str(arg))
         form["query"] = " ".join(words)
@@ -172,7 +172,7 @@ class ModelBrowser(Panel):
 
     @action()
     def do_delete(self, arg: Any, form: dict[str, Any]) -> None:
-        self.confirm = int(arg)
+        self.version = self.confirm = int(arg)
 
     @action()
     def do_cancel(self, arg: Any, form: dict[str, Any]) -> None:
