@@ -18,7 +18,7 @@ from .panel import Panel
 
 TAIL = 14  # lines of live output shown while building
 KEEP = 400  # lines in the log shown on demand (the image record keeps the whole log)
-REDRAW_S = 0.25  # at most four redraws a second while lines stream
+REDRAW_S = 0.25  # at most four redraws a second for lines between steps
 
 
 class BuildLog(Panel):
@@ -80,7 +80,7 @@ class BuildLog(Panel):
     def step(self, n: int, total: int, text: str) -> None:
         self.phase = "building"
         self.steps = [*self.steps, {"n": n, "total": total, "instruction": text, "cached": False}]
-        self._draw_soon()
+        self.redraw()  # every step is drawn; plain lines at most every REDRAW_S
 
     def cached(self, n: int) -> None:
         self.steps = [dict(s, cached=True) if s["n"] == n else s for s in self.steps]
