@@ -102,7 +102,7 @@ def _served_root(tmp_path_factory: pytest.TempPathFactory, wheelhouses: Path) ->
         mp.setenv(ENV_VAR, str(root))
         use_workspace(None)
         model = mlops.register_model(onnx_logreg(root.parent / "lr.onnx"), "lr", baseline=train)
-        mlops.deploy("fraud", mlops.build_image("lr-svc", model, docker=False), target="process")
+        mlops.deploy("fraud", mlops.build_image("lr-svc", model, docker=False), target="process", collect=True)
         yield root
         mlops.undeploy("fraud")
 
