@@ -130,8 +130,10 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
     )
     if has_data:
         by_status, latency, errors = per_minute(frame, freq)
+        width_ms = pd.Timedelta(freq).total_seconds() * 1000 * 0.9  # a lone bar would be 1 ms wide otherwise
         for status in by_status.columns:
-            fig.add_trace(go.Bar(x=by_status.index, y=by_status[status], name=f"status {status}"), row=1, col=1)
+            fig.add_trace(go.Bar(x=by_status.index, y=by_status[status], name=f"status {status}", width=width_ms,
+                                 offset=0), row=1, col=1)
         for q, label in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
             if q in latency.columns:
                 fig.add_trace(go.Scatter(x=latency.index, y=latency[q], mode="lines+markers", name=label), row=1, col=2)

@@ -23,6 +23,7 @@ from ..monitoring.service import dashboard as read_dashboard
 from . import html as h
 from .panel import Panel, action, with_snapshot
 
+FIGURE_WIDTH = 960
 WINDOWS = (("5m", "5 minutes"), ("15m", "15 minutes"), ("1h", "1 hour"), ("6h", "6 hours"), ("1d", "1 day"),
            ("7d", "7 days"))
 
@@ -78,7 +79,10 @@ class DashboardControls(Panel):
         drift = board.drift
         if drift is not None and not drift.empty and self.picked:
             drift = drift[drift["feature"].isin(self.picked)]
-        sync_figure(self.figure, build_figure(self.deployment, board.data, drift, self.threshold))
+        figure = build_figure(self.deployment, board.data, drift, self.threshold)
+        # a widget drawn before it is on the page would take plotly's default 700 px
+        figure.update_layout(width=FIGURE_WIDTH)
+        sync_figure(self.figure, figure)
 
     @property
     def features(self) -> list[str]:
@@ -116,7 +120,7 @@ class DashboardControls(Panel):
     def body(self) -> str:
         when = fmt_time(self.updated_at)[11:19] if self.updated_at else "-"
         drifted = self.board.drifted_features if self.board is not None else []
-        every = f", every {self.poll_interval:g} s" if self.poller is not None and not self.poller.stopped else ""
+        every = f" · every {self.poll_interval:g} s" if self.poller is not None and not self.poller.stopped else ""
         status = (f'{self.requests} requests in the last {h.esc(self.since)} · updated {h.esc(when)} UTC'
                   f'<span class="live-only">{h.esc(every)}</span>')
         chips = "".join(h.chip(f, "failed") for f in drifted) or '<span class="muted">none</span>'

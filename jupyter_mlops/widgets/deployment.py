@@ -210,14 +210,14 @@ class DeploymentPanel(Panel):
     def _events_html(self, dep: Deployment) -> str:
         rows = [[h.esc(fmt_time(e.time)[11:19]), h.chip(e.kind, "failed" if "fail" in e.kind else ""), h.esc(e.message)]
                 for e in reversed(dep.events[-EVENTS:])]
-        return "<h4>Events</h4>" + h.table(["time (UTC)", "event", ""], rows)
+        return "<h4>Events</h4>" + h.table(["time (UTC)", "event", "message"], rows)
 
     def _console_html(self) -> str:
         out = ('<h4>Test</h4><div class="live-only">' + h.textarea("body", self.body_text, rows=4)
                + h.button("Send", "send", kind="primary") + "</div>")
         if self.answer:
             a = self.answer
-            reply = json.dumps(a["body"], indent=1) if not isinstance(a["body"], str) else a["body"]
+            reply = json.dumps(a["body"]) if not isinstance(a["body"], str) else a["body"]
             out += (f'<div class="row"><span class="chip {"cached" if a["status"] < 400 else ""}">HTTP {a["status"]}</span>'
                     f' in {a["latency_ms"]:.1f} ms</div>' + h.pre(reply[:4000]))
         return out

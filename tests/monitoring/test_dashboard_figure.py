@@ -35,6 +35,8 @@ def test_a_burst_in_one_bucket_keeps_time_axes_a_few_bins_wide(workspace: Worksp
         low, high = (pd.Timestamp(t).tz_localize(None) for t in axis.range)
         assert high - low >= pd.Timedelta("20s")  # two 10 s bins, not sub-millisecond ticks
         assert low < board.data["time"].min().tz_localize(None) < high
+    (bar,) = [t for t in board.figure.data if t.name == "status 200"]
+    assert bar.width >= 5_000  # milliseconds: most of its 10 s bin, not a hairline
 
 
 def test_without_a_baseline_the_drift_chart_says_why(workspace: Workspace, tmp_path: Path) -> None:
