@@ -39,7 +39,7 @@ def test_points_arrive_in_place_as_requests_come(served: str) -> None:
         _score(served, training_data(20, rows=5, seed=6)[0].tolist())
         assert eventually(lambda: _requests(board) == start + 35, timeout=20)
         assert [t.uid for t in board.figure.data] == uids  # the same traces, updated in place
-        assert f"{start + 35} requests in the last 1h" in board.controls.html
+        assert eventually(lambda: f"{start + 35} requests in the last 1h" in board.controls.html)
     finally:
         board.close()
     board.controls.poller.join(5)
