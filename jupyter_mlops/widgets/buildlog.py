@@ -14,6 +14,7 @@ from ..display import fmt_size
 from ..errors import MlopsError
 from ..images.records import Image
 from . import html as h
+from .display import show, snapshot_bundle
 from .panel import Panel
 
 TAIL = 14  # lines of live output shown while building
@@ -51,10 +52,8 @@ class BuildLog(Panel):
         shell = get_ipython()
         if shell is None or getattr(shell, "kernel", None) is None:
             return None
-        from IPython.display import display
-
         panel = cls(name)
-        panel._display = display(panel, display_id=True)
+        panel._display = show(panel, panel.snapshot_id, panel.snapshot(), panel.text())
         return panel
 
     def follow(self, build: Callable[..., Image]) -> Image:
@@ -98,8 +97,10 @@ class BuildLog(Panel):
         self.failure_log = log or "\n".join(self.lines[-25:])
         self.phase = image.state if image is not None else "failed"
         self.redraw()
-        if self._display is not None:  # the output's text/html snapshot now holds the summary
-            self._display.update(self)
+        if self._display is not None:  # the summary replaces the live view, for every reader
+            snapshot, view = self._display
+            snapshot.update({"text/plain": ""}, raw=True)
+            view.update(snapshot_bundle(self.snapshot(), self.text()), raw=True)
 
     def _draw_soon(self) -> None:
         now = time.monotonic()

@@ -21,6 +21,7 @@ from ..display import fmt_time
 from ..monitoring.dashboard import Dashboard, build_figure, figure_html
 from ..monitoring.service import dashboard as read_dashboard
 from . import html as h
+from .display import show
 from .panel import Panel, action, with_snapshot
 
 FIGURE_WIDTH = 960
@@ -178,6 +179,9 @@ class LiveDashboard(ipywidgets.VBox):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return with_snapshot(super()._repr_mimebundle_(**kwargs), self.snapshot(), self.controls.text())
+
+    def _ipython_display_(self) -> None:
+        show(self, self.controls.snapshot_id, self.snapshot(), self.controls.text())
 
     def __repr__(self) -> str:
         return self.controls.text()

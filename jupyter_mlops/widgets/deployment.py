@@ -213,12 +213,12 @@ class DeploymentPanel(Panel):
         return "<h4>Events</h4>" + h.table(["time (UTC)", "event", "message"], rows)
 
     def _console_html(self) -> str:
-        out = ('<h4>Test</h4><div class="live-only">' + h.textarea("body", self.body_text, rows=4)
+        out = ('<div class="live-only"><h4>Test</h4>' + h.textarea("body", self.body_text, rows=4)
                + h.button("Send", "send", kind="primary") + "</div>")
         if self.answer:
             a = self.answer
             reply = json.dumps(a["body"]) if not isinstance(a["body"], str) else a["body"]
-            out += (f'<div class="row"><span class="chip {"cached" if a["status"] < 400 else ""}">HTTP {a["status"]}</span>'
+            out += (f'<div class="row"><span class="chip {"cached" if a["status"] < 400 else "failed"}">HTTP {a["status"]}</span>'
                     f' in {a["latency_ms"]:.1f} ms</div>' + h.pre(reply[:4000]))
         return out
 

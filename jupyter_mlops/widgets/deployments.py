@@ -11,6 +11,7 @@ from .. import api
 from ..display import fmt_kv, fmt_time
 from . import html as h
 from .deployment import DeploymentPanel
+from .display import show
 from .panel import Panel, action, with_snapshot
 
 
@@ -82,9 +83,14 @@ class DeploymentList(ipywidgets.VBox):
                 child.close()
         super().close()
 
+    def snapshot(self) -> str:
+        return self.table.snapshot() + (self.panel.snapshot() if self.panel else "")
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        html = self.table.snapshot() + (self.panel.snapshot() if self.panel else "")
-        return with_snapshot(super()._repr_mimebundle_(**kwargs), html, self.table.text())
+        return with_snapshot(super()._repr_mimebundle_(**kwargs), self.snapshot(), self.table.text())
+
+    def _ipython_display_(self) -> None:
+        show(self, self.table.snapshot_id, self.snapshot(), self.table.text())
 
     def __repr__(self) -> str:
         return self.table.text()

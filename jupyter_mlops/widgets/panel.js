@@ -99,6 +99,13 @@ function render({ model, el }) {
   model.on("change:html", draw);
   model.on("msg:custom", onCustom);
   draw();
+  // live now: hide the static snapshot shown above for readers without a kernel
+  const marker = model.get("snapshot_id");
+  if (marker) {
+    for (const snap of document.querySelectorAll(`[data-mlops-snapshot="${marker}"]`)) {
+      (snap.closest(".jp-OutputArea-child") || snap).style.display = "none";
+    }
+  }
   return () => {
     model.off("change:html", draw);
     model.off("msg:custom", onCustom);

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +23,7 @@ import traitlets
 
 from ..errors import MlopsError
 from . import html as h
+from .display import show
 from .polling import Poller
 
 _HERE = Path(__file__).parent
@@ -49,6 +51,7 @@ class Panel(anywidget.AnyWidget):
     _css = _HERE / "panel.css"
 
     html = traitlets.Unicode("").tag(sync=True)
+    snapshot_id = traitlets.Unicode(help="Marks this panel's snapshot output, which its live view hides.").tag(sync=True)
     error = traitlets.Unicode("", help="The last action's refusal or failure, one line, shown inline.")
     notice = traitlets.Unicode("", help="The last action's outcome.")
     busy = traitlets.Unicode("", help="What runs in the background now; empty when idle.")
@@ -108,6 +111,13 @@ class Panel(anywidget.AnyWidget):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return with_snapshot(super()._repr_mimebundle_(**kwargs), self.snapshot(), self.text())
+
+    def _ipython_display_(self) -> None:
+        show(self, self.snapshot_id, self.snapshot(), self.text())
+
+    @traitlets.default("snapshot_id")
+    def _new_snapshot_id(self) -> str:
+        return uuid.uuid4().hex
 
     def __repr__(self) -> str:
         return self.text()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -19,9 +18,11 @@ from typing import Any
 
 import pytest
 
-from ..services import REPO, free_port, missing
+from ..browser import ARTIFACTS as ALL_ARTIFACTS
+from ..browser import browser, screenshot  # noqa: F401 - the session's chromium
+from ..services import REPO, free_port
 
-ARTIFACTS = REPO / "test-artifacts" / "ui"
+ARTIFACTS = ALL_ARTIFACTS / "ui"
 
 
 @dataclass
@@ -76,19 +77,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     log.close()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        missing("chromium", "apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     outcome = yield
@@ -112,8 +100,4 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def shot(page: Any, name: str, target: Any = None) -> Path:
-    """Keep a screenshot as a test artifact (of ``target``, a locator, or the page)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    (target or page).screenshot(path=str(path))
-    return path
+    return screenshot(page, ARTIFACTS / f"{name}.png", target)
