@@ -52,13 +52,18 @@ def run(page: Any, i: int, timeout: float = 60_000) -> Any:
     return c
 
 
-def dashboard_requests(page: Any) -> int:
-    """Requests drawn in the live dashboard's first chart (plotly's own data on the plot)."""
-    return page.evaluate("""() => {
-        const gd = document.querySelector('.jp-Notebook .js-plotly-plot');
-        if (!gd || !gd.data) return -1;
-        return gd.data.filter(t => t.name === 'status 200').reduce((n, t) => n + t.y.reduce((a, b) => a + b, 0), 0);
-    }""")
+def live(c: Any) -> Any:
+    """The live panel of a cell; its snapshot (for readers without a kernel) is hidden by then."""
+    expect(c.locator("[data-mlops-snapshot]")).to_be_hidden()
+    return c.locator(".mlops-panel:not(.mlops-snapshot)")
+
+
+# Requests drawn in the live dashboard's first chart: plotly's own data on the live plot (not the snapshot's).
+REQUESTS_DRAWN = """() => {
+    const gd = [...document.querySelectorAll('.jp-Notebook .js-plotly-plot')].find(p => !p.closest('[data-mlops-snapshot]'));
+    if (!gd || !gd.data) return -1;
+    return gd.data.filter(t => t.name === 'status 200').reduce((n, t) => n + t.y.reduce((a, b) => a + b, 0), 0);
+}"""
 
 
 def test_deploy_score_undeploy_and_a_live_dashboard(lab: Lab, page: Any) -> None:
@@ -70,11 +75,11 @@ def test_deploy_score_undeploy_and_a_live_dashboard(lab: Lab, page: Any) -> None
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=60_000)  # the kernel is up
 
     setup = run(page, 0, timeout=120_000)
-    build_log = setup.locator(".mlops-panel")
+    build_log = setup.locator(".mlops-panel")  # the summary has replaced the live view
     build_log.get_by_text("Build context of lr-svc:1 written").wait_for()
 
     # the model browser: open the model, open its image's deploy form, deploy on the process target
-    browser = run(page, 1).locator(".mlops-panel")
+    browser = live(run(page, 1))
     browser.locator("tr", has_text="lr").first.click()
     browser.get_by_text("Compare versions").or_(browser.get_by_role("button", name="Deploy…")).first.wait_for()
     browser.get_by_role("button", name="Deploy…").click()
@@ -86,7 +91,7 @@ def test_deploy_score_undeploy_and_a_live_dashboard(lab: Lab, page: Any) -> None
     assert mlops.get_deployment("fraud", workspace=lab.workspace).state == "healthy"
 
     # the deployment panel: a test score, then undeploy
-    panel = run(page, 2).locator(".mlops-panel")
+    panel = live(run(page, 2))
     panel.get_by_role("button", name="Send").click()
     panel.get_by_text(re.compile(r"HTTP 200")).wait_for()
     assert "probabilities" in panel.locator("pre").nth(0).inner_text() or "probabilities" in panel.inner_text()
@@ -94,24 +99,22 @@ def test_deploy_score_undeploy_and_a_live_dashboard(lab: Lab, page: Any) -> None
 
     # the live dashboard adds points while traffic arrives
     run(page, 3)
-    page.wait_for_function("() => { const gd = document.querySelector('.jp-Notebook .js-plotly-plot'); return gd && gd.data; }")
-    before = dashboard_requests(page)
+    page.wait_for_function(f"() => ({REQUESTS_DRAWN})() >= 0")
+    before = page.evaluate(REQUESTS_DRAWN)
     run(page, 4)
-    page.wait_for_function(
-        f"""() => {{ const gd = document.querySelector('.jp-Notebook .js-plotly-plot');
-            return gd && gd.data && gd.data.filter(t => t.name === 'status 200')
-              .reduce((n, t) => n + t.y.reduce((a, b) => a + b, 0), 0) >= {before + 40}; }}""", timeout=30_000)
-    dashboard = cell(page, 3).locator(".jp-OutputArea-output")
+    page.wait_for_function(f"() => ({REQUESTS_DRAWN})() >= {before + 40}", timeout=30_000)
+    live(cell(page, 3))
+    dashboard = cell(page, 3).locator(".jp-OutputArea-output:not(.jp-RenderedHTML)")  # the widget, not the snapshot
     dashboard.get_by_text("f5").first.wait_for()  # the drifted feature, named above the charts
     shot(page, "live-dashboard", dashboard)
 
     # every deployment, with its state dot
-    deployments = run(page, 5).locator(".mlops-panel")
+    deployments = live(run(page, 5))
     assert deployments.locator(".dot.healthy").count() == 2
     shot(page, "deployment-list", deployments)
 
     panel.get_by_role("button", name="Undeploy", exact=True).click()
-    panel.get_by_role("button", name="Undeploy", exact=True).click()  # the confirmation
+    panel.locator(".error", has_text="Undeploy fraud?").get_by_role("button", name="Undeploy").click()  # confirmed
     panel.get_by_text("Undeployed fraud.").wait_for()
     assert [d.name for d in mlops.list_deployments(workspace=lab.workspace)] == ["credit"]
     shot(page, "build-log", build_log)
