@@ -4,7 +4,8 @@ seconds, with a time-window and a feature picker.
 One FigureWidget holds the five charts (requests by status, latency p50/p95/p99, error rate,
 predictions, per-feature drift): each FigureWidget carries plotly's 5 MB front-end bundle, so one
 rather than five. Each refresh parses only the collected objects that are new since the last
-(stored objects never change), then redraws the traces in place.
+(stored objects never change); when no record came or left, that is all it does. Otherwise it
+redraws the traces in place.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import traitlets
 from .. import api
 from ..display import fmt_time
 from ..monitoring.dashboard import Dashboard, build_figure, figure_html
+from ..monitoring.data import parse_since, read_records
 from ..monitoring.service import dashboard as read_dashboard
 from . import html as h
 from .display import show
@@ -64,13 +66,18 @@ class DashboardControls(Panel):
         self.figure = go.FigureWidget()
         self.updated_at: float | None = None
         self.refresh_s = 0.0  # how long the last refresh took
+        self._seen: tuple[Any, ...] = ()  # what the figure was drawn from: window, records, first and last time
         self._ready()
 
     def refresh(self) -> None:
         start = time.perf_counter()
         ws = api.get_workspace(self.workspace)
-        self.board = read_dashboard(ws, self.deployment, self.since, self.threshold, cache=self.cache)
-        self._draw_figure()
+        records = read_records(ws, self.deployment, parse_since(self.since), cache=self.cache)
+        seen = (self.since, len(records), records[0]["time"], records[-1]["time"]) if records else (self.since, 0)
+        if seen != self._seen or self.board is None:  # nothing new, nothing gone: the figure stands
+            self.board = read_dashboard(ws, self.deployment, self.since, self.threshold, cache=self.cache)
+            self._draw_figure()
+            self._seen = seen
         self.updated_at = time.time()
         self.refresh_s = time.perf_counter() - start
 
@@ -78,9 +85,9 @@ class DashboardControls(Panel):
         board = self.board
         assert board is not None
         drift = board.drift
+        figure = board.figure
         if drift is not None and not drift.empty and self.picked:
-            drift = drift[drift["feature"].isin(self.picked)]
-        figure = build_figure(self.deployment, board.data, drift, self.threshold)
+            figure = build_figure(self.deployment, board.data, drift[drift["feature"].isin(self.picked)], self.threshold)
         # a widget drawn before it is on the page would take plotly's default 700 px
         figure.update_layout(width=FIGURE_WIDTH)
         sync_figure(self.figure, figure)
