@@ -9,7 +9,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .deployments.records import Deployment, DeploymentList
 from .deployments.service import DeploymentService
@@ -22,6 +22,10 @@ from .names import parse_ref
 from .registry.models import DEFAULT_PAGE, ModelRegistry
 from .registry.records import Model, ModelList
 from .workspace import Workspace, current_workspace, resolve_workspace
+
+if TYPE_CHECKING:
+    from .widgets.buildlog import BuildLog
+    from .widgets.dashboard import LiveDashboard
 
 WorkspaceArg = Workspace | str | os.PathLike[str] | None
 
@@ -81,7 +85,7 @@ def collected_data(deployment: str, start: Any = None, end: Any = None, model: s
 
 
 def dashboard(deployment: str, since: str | None = "1h", *, threshold: float = 0.2, live: bool = False,
-              interval: float = 5.0, workspace: WorkspaceArg = None) -> Any:
+              interval: float = 5.0, workspace: WorkspaceArg = None) -> Dashboard | LiveDashboard:
     """Plotly dashboard: requests per minute by status, latency p50/p95/p99, error rate,
     predictions, and per-feature drift (PSI) against the baseline, with the threshold marked.
     ``live=True``: a :class:`~jupyter_mlops.widgets.LiveDashboard` panel that updates in place every
@@ -349,10 +353,8 @@ def get_workspace(workspace: WorkspaceArg = None) -> Workspace:
     return _ws(workspace)
 
 
-
-
 # --- notebook panels (jupyter_mlops.widgets; ``mlops.ui``) ---------------------------------------------
-def _build_panel(name: str) -> Any:
+def _build_panel(name: str) -> BuildLog | None:
     """The BuildLog panel, shown, when this runs in a notebook kernel; None elsewhere."""
     from .widgets.buildlog import BuildLog
 
@@ -360,7 +362,7 @@ def _build_panel(name: str) -> Any:
 
 
 def _live_dashboard(deployment: str, since: str | None, threshold: float, interval: float,
-                    workspace: WorkspaceArg) -> Any:
+                    workspace: WorkspaceArg) -> LiveDashboard:
     from .widgets.dashboard import LiveDashboard
 
     return LiveDashboard(deployment, since=since or "1h", threshold=threshold, interval=interval,

@@ -164,3 +164,18 @@ def test_the_list_shows_every_deployment_and_opens_one(deployed: str, lr: mlops.
         lst.close()
     finally:
         mlops.undeploy("fraud-b")
+
+
+def test_polling_ends_with_the_kernel(served: str) -> None:
+    """A kernel that exits with panels still polling exits at once, cleanly (no poll after atexit)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    code = ("import time\nfrom jupyter_mlops.widgets import DeploymentPanel\nDeploymentPanel.poll_interval = 0.01\n"
+            f"panel = DeploymentPanel({served!r})\ntime.sleep(0.5)\nassert panel.poller.ticks > 5, panel.poller.ticks\n")
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=os.environ)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert time.monotonic() - start < 15
