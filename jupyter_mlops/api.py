@@ -24,8 +24,8 @@ from .registry.records import Model, ModelList
 from .workspace import Workspace, current_workspace, resolve_workspace
 
 if TYPE_CHECKING:
-    from .widgets.buildlog import BuildLog
-    from .widgets.dashboard import LiveDashboard
+    from .widgets.build_log import BuildLog
+    from .widgets.live_dashboard import LiveDashboard
 
 WorkspaceArg = Workspace | str | os.PathLike[str] | None
 
@@ -356,14 +356,14 @@ def get_workspace(workspace: WorkspaceArg = None) -> Workspace:
 # --- notebook panels (jupyter_mlops.widgets; ``mlops.ui``) ---------------------------------------------
 def _build_panel(name: str) -> BuildLog | None:
     """The BuildLog panel, shown, when this runs in a notebook kernel; None elsewhere."""
-    from .widgets.buildlog import BuildLog
+    from .widgets.build_log import BuildLog
 
     return BuildLog.in_notebook(name)
 
 
 def _live_dashboard(deployment: str, since: str | None, threshold: float, interval: float,
                     workspace: WorkspaceArg) -> LiveDashboard:
-    from .widgets.dashboard import LiveDashboard
+    from .widgets.live_dashboard import LiveDashboard
 
     return LiveDashboard(deployment, since=since or "1h", threshold=threshold, interval=interval,
                          workspace=workspace)

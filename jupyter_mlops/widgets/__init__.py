@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .buildlog import BuildLog
-from .dashboard import LiveDashboard
-from .deployment import DeploymentPanel
-from .deployments import DeploymentList
-from .models import ModelBrowser
+from .build_log import BuildLog
+from .deployment_list import DeploymentList
+from .deployment_panel import DeploymentPanel
+from .live_dashboard import LiveDashboard
+from .model_browser import ModelBrowser
 from .panel import Panel
 
 __all__ = ["BuildLog", "DeploymentList", "DeploymentPanel", "LiveDashboard", "ModelBrowser", "Panel",

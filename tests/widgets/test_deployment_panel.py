@@ -10,7 +10,7 @@ import pytest
 
 import jupyter_mlops as mlops
 from jupyter_mlops.widgets import DeploymentList, DeploymentPanel
-from jupyter_mlops.widgets.deployment import MASK, example_body
+from jupyter_mlops.widgets.deployment_panel import MASK, example_body
 from jupyter_mlops.workspace import Workspace
 
 from .conftest import click, eventually
@@ -49,7 +49,9 @@ def test_signature_less_models_get_a_row_as_wide_as_the_baseline() -> None:
         "data": [[0.0] * 4]}
 
 
-def test_snippets_hide_the_key_until_asked_and_snapshots_never_show_it(served: str, recording_comms: None) -> None:
+def test_snippets_hide_the_key_until_asked_and_snapshots_never_show_it(served: str, recording_comms: None,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("jupyter_mlops.widgets.deployment_panel.KEY_SHOWN_S", 1.0)
     key = mlops.get_keys(served)["primary"]
     panel = DeploymentPanel(served, poll=False)
     assert MASK in panel.html and key not in panel.html
@@ -66,8 +68,9 @@ def test_snippets_hide_the_key_until_asked_and_snapshots_never_show_it(served: s
     exec(copied.replace("print(", "reply_seen = ("), namespace)  # noqa: S102 - the snippet runs as pasted
     assert namespace["reply"].status_code == 200
     click(panel, "snippet", "curl")
-    click(panel, "toggle_key")
-    assert key not in panel.html and f"Bearer {MASK}" in panel.html
+    assert key in panel.html
+    assert eventually(lambda: key not in panel.html, timeout=5)  # shown for a while only
+    assert not panel.show_key and f"Bearer {MASK}" in panel.html
 
 
 def test_regenerating_a_key_takes_effect_and_the_old_one_stops(served: str) -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 
 import jupyter_mlops as mlops
 from jupyter_mlops.widgets import ModelBrowser
-from jupyter_mlops.widgets.models import parse_query
+from jupyter_mlops.widgets.model_browser import parse_query
 from jupyter_mlops.workspace import Workspace
 
 from ..modelfactory import onnx_logreg

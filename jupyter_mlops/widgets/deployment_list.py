@@ -10,7 +10,7 @@ import traitlets
 from .. import api
 from ..display import fmt_kv, fmt_time
 from . import html as h
-from .deployment import DeploymentPanel
+from .deployment_panel import DeploymentPanel
 from .display import show
 from .panel import Panel, action, with_snapshot
 

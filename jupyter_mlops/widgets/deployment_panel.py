@@ -5,6 +5,7 @@ regeneration, update to another image with its readiness gate, undeploy."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from . import html as h
 from .panel import Panel, action
 
 MASK = "••••••••"
+KEY_SHOWN_S = 30.0  # "Show key" hides it again after this long
 EVENTS = 12
 LOG_LINES = 30
 
@@ -107,10 +109,12 @@ class DeploymentPanel(Panel):
             body = json.loads(self.body_text)
         except ValueError as exc:
             raise UsageError(f"The request body is not JSON: {exc}.") from None
+        if not dep.scoring_uri:
+            raise UsageError(f"Deployment {self.name!r} ({dep.target}) has no scoring URI here.")
         key = api.get_keys(self.name, workspace=self.workspace)["primary"] if dep.auth else None
         cafile = dep.config.get("tls_ca") or dep.config.get("tls_cert")
         start = time.perf_counter()
-        status, reply = client.request(dep.scoring_uri or "", body, key, cafile, timeout=30)
+        status, reply = client.request(dep.scoring_uri, body, key, cafile, timeout=30)
         self.answer = {"status": status, "latency_ms": (time.perf_counter() - start) * 1000, "body": reply}
 
     @action()
@@ -121,6 +125,15 @@ class DeploymentPanel(Panel):
     def do_toggle_key(self, arg: Any, form: dict[str, Any]) -> None:
         self._need()
         self.show_key = not self.show_key
+        if self.show_key:  # shown for a while only: the view's state may be saved with the notebook
+            timer = threading.Timer(KEY_SHOWN_S, self._hide_key)
+            timer.daemon = True
+            timer.start()
+
+    def _hide_key(self) -> None:
+        if self.show_key:
+            self.show_key = False
+            self.redraw()
 
     @action()
     def do_copy(self, arg: Any, form: dict[str, Any]) -> None:

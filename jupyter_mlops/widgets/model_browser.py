@@ -12,7 +12,7 @@ from ..errors import UsageError
 from ..names import parse_pairs
 from ..registry.records import Model
 from . import html as h
-from .buildlog import BuildLog
+from .build_log import BuildLog
 from .panel import Panel, action
 
 PAGE = 500
