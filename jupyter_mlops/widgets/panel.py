@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import anywidget
 import traitlets
@@ -47,6 +47,9 @@ def with_snapshot(bundle: Any, html: str, text: str) -> tuple[dict[str, Any], di
 
 
 class Panel(anywidget.AnyWidget):
+    """A panel: ``body()`` draws it, ``refresh()`` reloads it (every ``poll_interval`` seconds while
+    on screen), ``do_NAME`` methods marked with :func:`action` are what its buttons do."""
+
     _esm = _HERE / "panel.js"
     _css = _HERE / "panel.css"
 
@@ -58,7 +61,7 @@ class Panel(anywidget.AnyWidget):
     # the front end counts the views on screen (ipywidgets' experimental view tracking)
     _view_count = traitlets.Int(0, allow_none=True).tag(sync=True)
 
-    poll_interval: ClassVar[float | None] = None  # seconds between refreshes; None: no polling
+    poll_interval: float | None = None  # seconds between refreshes; None: no polling
 
     def __init__(self, *, workspace: Any = None, poll: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
