@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from .browser import ARTIFACTS, browser, offline_page, screenshot  # noqa: F401 - browser: a fixture
+from .browser import ARTIFACTS, offline_page, screenshot
 from .services import REPO
 
 SECRET = "notebook-demo-key"

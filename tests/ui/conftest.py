@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from ..browser import ARTIFACTS as ALL_ARTIFACTS
-from ..browser import browser, screenshot  # noqa: F401 - the session's chromium
+from ..browser import screenshot
 from ..services import REPO, free_port
 
 ARTIFACTS = ALL_ARTIFACTS / "ui"
