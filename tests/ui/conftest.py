@@ -33,6 +33,12 @@ class Lab:
     workspace: Path
 
     def open(self, page: Any, notebook: str) -> None:
+        """Open ``notebook`` with its kernel already started (as a session), so that Lab never
+        asks which kernel to use (it does when its kernel list loads late, under load)."""
+        body = json.dumps({"path": notebook, "type": "notebook", "name": notebook, "kernel": {"name": "python3"}})
+        request = urllib.request.Request(f"{self.url}/api/sessions?token={self.token}", data=body.encode(),
+                                         headers={"content-type": "application/json"}, method="POST")
+        urllib.request.urlopen(request, timeout=60).close()
         page.goto(f"{self.url}/lab/tree/{notebook}?token={self.token}&reset")
 
 

@@ -17,7 +17,9 @@ from jupyter_mlops.workspace import Workspace
 
 @pytest.fixture
 def shell() -> Any:
+    InteractiveShell.clear_instance()  # a fresh one: other tests empty the singleton's namespace
     shell = InteractiveShell.instance()
+    shell.history_manager.enabled = False
     yield shell
     InteractiveShell.clear_instance()
 
