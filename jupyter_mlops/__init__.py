@@ -16,11 +16,11 @@ _EXPORTS = {
     "api": [
         "abort_rollout", "build_image", "collected_data", "create_endpoint", "dashboard", "delete_alias",
         "delete_endpoint", "delete_image", "delete_model", "deploy", "download_model", "follow_rollout",
-        "get_deployment", "get_endpoint", "get_endpoint_keys", "get_image", "get_keys", "get_model", "get_token",
-        "get_workspace", "list_deployments", "list_endpoints", "list_images", "list_models", "push_image",
-        "regen_endpoint_key", "regen_key", "register_model", "rollout", "serve", "set_alias", "set_baseline",
-        "set_traffic", "smoke_test_image", "undeploy", "update_deployment", "update_image", "update_model",
-        "validate_model",
+        "get_baseline", "get_deployment", "get_endpoint", "get_endpoint_keys", "get_image", "get_keys", "get_model",
+        "get_token", "get_workspace", "list_deployments", "list_endpoints", "list_images", "list_models",
+        "push_image", "regen_endpoint_key", "regen_key", "register_model", "rollout", "serve", "set_alias",
+        "set_baseline", "set_traffic", "smoke_test_image", "undeploy", "update_deployment", "update_image",
+        "update_model", "validate_model",
     ],
     "endpoints.gates": ["Gates"],
     "endpoints.records": ["Endpoint", "EndpointList", "Token"],
@@ -40,10 +40,12 @@ _EXPORTS = {
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = sorted([*_WHERE, "__version__"])
+__all__ = sorted([*_WHERE, "__version__", "ui"])
 
 
 def __getattr__(name: str) -> Any:
+    if name == "ui":  # the notebook panels: mlops.ui.models(), .deployments(), .deployment(name)
+        return import_module(".widgets", __name__)
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'jupyter_mlops' has no attribute {name!r}")
@@ -53,7 +55,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+    return sorted(set(globals()) | set(_WHERE) | {"ui"})
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
@@ -87,6 +89,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         deploy,
         download_model,
         follow_rollout,
+        get_baseline,
         get_deployment,
         get_endpoint,
         get_endpoint_keys,
@@ -140,3 +143,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .registry.records import Model, ModelList  # noqa: F401
     from .registry.validation import Validation  # noqa: F401
     from .workspace import Workspace, use_workspace  # noqa: F401
+    from . import widgets as ui  # noqa: F401

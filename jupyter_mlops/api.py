@@ -5,10 +5,11 @@ Every function takes ``workspace=`` (a :class:`Workspace`, a path, or None for t
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .deployments.records import Deployment, DeploymentList
 from .deployments.service import DeploymentService
@@ -26,6 +27,10 @@ from .registry.models import DEFAULT_PAGE, ModelRegistry
 from .registry.records import Model, ModelList
 from .registry.validation import Validation
 from .workspace import Workspace, current_workspace, resolve_workspace
+
+if TYPE_CHECKING:
+    from .widgets.build_log import BuildLog
+    from .widgets.live_dashboard import LiveDashboard
 
 WorkspaceArg = Workspace | str | os.PathLike[str] | None
 
@@ -84,14 +89,18 @@ def collected_data(deployment: str, *, start: Any = None, end: Any = None, model
     return read(_ws(workspace), deployment, start, end, model, collector)
 
 
-def dashboard(deployment: str, *, since: str | None = "1h", threshold: float = 0.2,
-              workspace: WorkspaceArg = None) -> Dashboard:
+def dashboard(deployment: str, *, since: str | None = "1h", threshold: float = 0.2, live: bool = False,
+              interval: float = 5.0, workspace: WorkspaceArg = None) -> Dashboard | LiveDashboard:
     """Plotly dashboard: requests per minute by status, latency p50/p95/p99, error rate,
     predictions, and per-feature drift (PSI) against the baseline, with the threshold marked.
     As :func:`collected_data`: a NotFoundError for a name with neither a deployment nor data.
 
     The name of an endpoint (that is no deployment's) compares its deployments side by side, those of
-    its last rollout included: blue against green, one trace each."""
+    its last rollout included: blue against green, one trace each.
+    ``live=True``: a :class:`~jupyter_mlops.widgets.LiveDashboard` panel that updates in place every
+    ``interval`` seconds, with a time-window and a feature picker."""
+    if live:
+        return _live_dashboard(deployment, since, threshold, interval, workspace)
     from .monitoring.service import compare
     from .monitoring.service import dashboard as build
 
@@ -99,6 +108,12 @@ def dashboard(deployment: str, *, since: str | None = "1h", threshold: float = 0
     if behind is not None:
         return compare(_ws(workspace), deployment, behind, since, threshold)
     return build(_ws(workspace), deployment, since, threshold)
+
+
+def get_baseline(model: Model | str, *, workspace: WorkspaceArg = None) -> dict[str, Any] | None:
+    """The per-feature summary stored with a model version (``"name[:version]"``), or None."""
+    found = model if isinstance(model, Model) else get_model(model, workspace=workspace)
+    return _models(workspace).baseline(found.name, found.version)
 
 
 def get_model(name: str, version: int | str | None = None, *, workspace: WorkspaceArg = None) -> Model:
@@ -215,10 +230,13 @@ def build_image(
 
     Dependencies are resolved on this machine and installed offline in the image. Without a Docker
     engine (or with ``docker=False``) only the build context is written (state ``context``).
+    In a notebook the build shows itself as a :class:`~jupyter_mlops.widgets.BuildLog` panel.
     """
     model_list = [models] if isinstance(models, (str, Model)) else list(models)
-    return _images(workspace).build(name, model_list, script, requirements, base_image, tags, description,
-                                    docker=docker, gpu=gpu, progress=progress, echo=echo)
+    build = functools.partial(_images(workspace).build, name, model_list, script, requirements, base_image, tags,
+                              description, docker=docker, gpu=gpu)
+    panel = _build_panel(name) if progress and echo is None else None
+    return panel.follow(build) if panel is not None else build(progress=progress, echo=echo)
 
 
 def get_image(name: str, version: int | str | None = None, *, workspace: WorkspaceArg = None) -> Image:
@@ -518,3 +536,17 @@ def get_workspace(workspace: WorkspaceArg = None) -> Workspace:
     return _ws(workspace)
 
 
+# --- notebook panels (jupyter_mlops.widgets; ``mlops.ui``) ---------------------------------------------
+def _build_panel(name: str) -> BuildLog | None:
+    """The BuildLog panel, shown, when this runs in a notebook kernel; None elsewhere."""
+    from .widgets.build_log import BuildLog
+
+    return BuildLog.in_notebook(name)
+
+
+def _live_dashboard(deployment: str, since: str | None, threshold: float, interval: float,
+                    workspace: WorkspaceArg) -> LiveDashboard:
+    from .widgets.live_dashboard import LiveDashboard
+
+    return LiveDashboard(deployment, since=since or "1h", threshold=threshold, interval=interval,
+                         workspace=workspace)

@@ -10,6 +10,7 @@ import pytest
 
 from jupyter_mlops.workspace import ENV_VAR, Workspace, use_workspace
 
+from .browser import browser  # noqa: F401 - Debian's chromium under Playwright, one per session
 from .services import Azurite, ContainerRegistry, Postgres, ensure_base_image
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from .browser import ARTIFACTS, offline_page, screenshot
+from .browser import ARTIFACTS, offline_page, screenshot
 from .services import REPO
 
 SECRET = "notebook-demo-key"
@@ -20,7 +22,7 @@ RUNS: dict[str, list[dict[str, object]]] = {
 }
 
 
-def _run(notebook: Path, tmp_path: Path, base_image: str, **parameters: object) -> None:
+def _run(notebook: Path, tmp_path: Path, base_image: str, **parameters: object) -> Path:
     """Run ``notebook`` with papermill in ``tmp_path`` (its workspace: ``tmp_path / "ws"``): no cell
     may fail, and no key may show in an output."""
     import papermill
@@ -37,10 +39,47 @@ def _run(notebook: Path, tmp_path: Path, base_image: str, **parameters: object) 
     outputs = nbformat.writes(nbformat.v4.new_notebook(cells=[c for c in executed.cells if c.cell_type == "code"]))
     shown = "".join(str(o) for o in cell_outputs)
     assert outputs and SECRET not in shown  # keys used in a notebook never show in its outputs
+    return out
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
-def test_example_notebook_runs(notebook: Path, tmp_path: Path, base_image: str) -> None:
-    for parameters in RUNS.get(notebook.stem, [{}]):
+def test_example_notebook_runs(notebook: Path, tmp_path: Path, base_image: str, request: pytest.FixtureRequest) -> None:
+    runs = RUNS.get(notebook.stem, [{}])
+    first = _run(notebook, tmp_path, base_image, **runs[0])
+    html = _exported(first, notebook.stem)
+    for text in OFFLINE.get(notebook.stem, ()):  # the panels' snapshots, drawn without a kernel
+        assert text in html, text
+    if notebook.stem.startswith("05"):
+        _figures_draw_offline(request.getfixturevalue("browser"), ARTIFACTS / "notebooks" / f"{notebook.stem}.html")
+    for parameters in runs[1:]:
         _run(notebook, tmp_path, base_image, **parameters)
+
+
+# What each notebook's nbconvert HTML shows of its panels (their text/html snapshots).
+OFFLINE = {
+    "01-register-models": ["data-mlops-snapshot", "<strong>churn</strong>", "stage=production"],
+    "03-build-image": ["Built churn-service:1 in", "steps reused from cache", "Build log ("],
+    "04-deploy-and-update": ["Deployment fraud", "serving image fraud-svc:1", '<span class="dot healthy"'],
+    "05-monitor": ["Live dashboard: credit", 'drifted features: <span class="chip failed">f2</span>'],
+}
+
+
+def _exported(executed: Path, stem: str) -> str:
+    """The executed notebook as nbconvert HTML, kept as a CI artifact."""
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter().from_filename(str(executed))
+    (ARTIFACTS / "notebooks").mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "notebooks" / f"{stem}.html").write_text(html)
+    return html
+
+
+def _figures_draw_offline(browser: object, path: Path) -> None:
+    page = offline_page(browser, path)
+    try:  # the static dashboard of %monitor and the live one's snapshot, both drawn by plotly
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4")
+        assert page.locator(".js-plotly-plot").count() == 2
+        screenshot(page, ARTIFACTS / "notebooks" / f"{path.stem}.png", page.locator(".js-plotly-plot").last)
+    finally:
+        page.close()

@@ -12,11 +12,11 @@ PUBLIC = [
     "MlopsError", "Model", "ModelList", "NotFoundError", "PipelineError", "Push", "PushError", "RolloutResult",
     "StoreError", "Token", "UsageError", "Validation", "ValidationError", "Workspace", "__version__", "abort_rollout",
     "build_image", "collected_data", "create_endpoint", "dashboard", "delete_alias", "delete_endpoint", "delete_image",
-    "delete_model", "deploy", "download_model", "follow_rollout", "get_deployment", "get_endpoint", "get_endpoint_keys",
+    "delete_model", "deploy", "download_model", "follow_rollout", "get_baseline", "get_deployment", "get_endpoint", "get_endpoint_keys",
     "get_image", "get_keys", "get_model", "get_token", "get_workspace", "list_deployments", "list_endpoints",
     "list_images", "list_models", "push_image", "regen_endpoint_key", "regen_key", "register_model", "rollout", "serve",
     "set_alias", "set_baseline", "set_traffic", "smoke_test_image", "undeploy", "update_deployment", "update_image",
-    "update_model", "use_workspace", "validate_model",
+    "ui", "update_model", "use_workspace", "validate_model",
 ]
 
 

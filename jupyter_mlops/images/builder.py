@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import BuildError
 
@@ -38,12 +38,34 @@ def docker_client():
     return client
 
 
+class BuildProgress(Protocol):
+    """What follows a build as it runs (the notebook's BuildLog panel, or the progress bar below)."""
+
+    def step(self, n: int, total: int, text: str) -> None: ...
+    def line(self, text: str) -> None: ...
+    def cached(self, n: int) -> None: ...
+    def done(self, result: BuildResult) -> None: ...
+    def failed(self, error: BuildError) -> None: ...
+
+
 class _Progress:
-    """Build steps as a progress bar (tqdm: a widget in notebooks, text in a terminal)."""
+    """Build steps as a progress bar (tqdm: text in a terminal), step lines to ``echo``."""
 
     def __init__(self, show: bool, echo: Callable[[str], None] | None) -> None:
         self.show, self.echo = show, echo
         self.bar: Any = None
+
+    def line(self, text: str) -> None:
+        pass
+
+    def cached(self, n: int) -> None:
+        pass
+
+    def done(self, result: BuildResult) -> None:
+        self.close()
+
+    def failed(self, error: BuildError) -> None:
+        self.close()
 
     def step(self, n: int, total: int, text: str) -> None:
         if self.echo:
@@ -66,13 +88,28 @@ class _Progress:
             self.bar.close()
 
 
-def build(context: Path, tag: str, labels: dict[str, str], progress: bool = True,
+def build(context: Path, tag: str, labels: dict[str, str], progress: bool | BuildProgress = True,
           echo: Callable[[str], None] | None = None, nocache: bool = False) -> BuildResult:
+    """``progress``: True for a progress bar, False for none, or a :class:`BuildProgress` that
+    gets every log line (``echo`` then gets nothing from here)."""
+    bar = _Progress(progress, echo) if isinstance(progress, bool) else progress
+    try:
+        result = _build(context, tag, labels, bar, nocache)
+    except BuildError as exc:
+        bar.failed(exc)
+        raise
+    except BaseException:
+        bar.failed(BuildError("The build was interrupted."))
+        raise
+    bar.done(result)
+    return result
+
+
+def _build(context: Path, tag: str, labels: dict[str, str], bar: BuildProgress, nocache: bool) -> BuildResult:
     client = docker_client()
     lines: list[str] = []
     steps: list[dict[str, Any]] = []
     image_id = None
-    bar = _Progress(progress, echo)
     try:
         for chunk in client.api.build(path=str(context), tag=tag, rm=True, forcerm=True, decode=True,
                                       labels=labels, pull=False, nocache=nocache):
@@ -87,12 +124,14 @@ def build(context: Path, tag: str, labels: dict[str, str], progress: bool = True
                 if not line:
                     continue
                 lines.append(line)
+                bar.line(line)
                 m = _STEP.match(line)
                 if m:
                     steps.append({"n": int(m.group(1)), "instruction": m.group(3), "cached": False})
                     bar.step(int(m.group(1)), int(m.group(2)), m.group(3))
                 elif "Using cache" in line and steps:
                     steps[-1]["cached"] = True
+                    bar.cached(steps[-1]["n"])
     except BuildError:
         raise
     except Exception as exc:

@@ -34,7 +34,11 @@ class Dashboard:
         return path
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return self.figure._repr_mimebundle_(include, exclude)
+        import plotly.io as pio
+
+        bundle = pio.renderers["plotly_mimetype"].to_mimebundle(self.figure.to_dict())
+        # text/html draws offline too (nbconvert, papermill outputs, a CI artifact)
+        return {**bundle, "text/html": figure_html(self.figure), "text/plain": repr(self)}
 
     @property
     def requests(self) -> int:
@@ -50,6 +54,16 @@ class Dashboard:
 
     def __repr__(self) -> str:
         return f"Dashboard(deployment={self.deployment!r}, requests={self.requests}, drifted={self.drifted_features!r})"
+
+
+def figure_html(figure: Any) -> str:
+    """A figure as an HTML fragment that draws without a network or a kernel: plotly.js is inlined
+    (about 4.8 MB) and evaluated once per page, however many fragments the page holds."""
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    loader = f"<script>if (!window.Plotly) {{ {get_plotlyjs()} }}</script>"
+    return loader + pio.to_html(figure, include_plotlyjs=False, full_html=False, config={"responsive": True})
 
 
 BINS = (("10s", "10 s"), ("min", "minute"), ("5min", "5 minutes"), ("15min", "15 minutes"), ("h", "hour"), ("D", "day"))
@@ -94,7 +108,28 @@ def prediction_column(frame: Any, outputs: list[str]) -> tuple[str, Any] | None:
     return None
 
 
+TIME_PANELS = ((1, 1), (1, 2), (2, 1))
+
+
+def drift_note(frame: Any, drift: Any) -> str:
+    """Why the drift panel is empty (``drift`` is None when no served model version has a baseline)."""
+    if frame is None or frame.empty or "model" not in frame:
+        return "No drift yet: no requests in this window."
+    if drift is not None:
+        return "No drift yet: no successful request in this window carries the baseline's features."
+    served = frame[["model", "model_version"]].dropna().drop_duplicates()
+    refs = ", ".join(f"{m}:{v}" for m, v in served.itertuples(index=False)) or "the model"
+    return (f"No drift: {refs} has no baseline. Register it with baseline=training data "
+            "(or mlops.set_baseline) to compare inputs with it.")
+
+
+def _note(fig: Any, text: str, row: int, col: int) -> None:
+    fig.add_annotation(text=text, x=0.5, y=0.5, xref="x domain", yref="y domain", showarrow=False,
+                       font={"size": 14, "color": "#666"}, row=row, col=col)
+
+
 def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI_THRESHOLD) -> Any:
+    import pandas as pd
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -107,8 +142,10 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
     )
     if has_data:
         by_status, latency, errors = per_minute(frame, freq)
+        width_ms = pd.Timedelta(freq).total_seconds() * 1000 * 0.9  # a lone bar would be 1 ms wide otherwise
         for status in by_status.columns:
-            fig.add_trace(go.Bar(x=by_status.index, y=by_status[status], name=f"status {status}"), row=1, col=1)
+            fig.add_trace(go.Bar(x=by_status.index, y=by_status[status], name=f"status {status}", width=width_ms,
+                                 offset=0), row=1, col=1)
         for q, label in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
             if q in latency.columns:
                 fig.add_trace(go.Scatter(x=latency.index, y=latency[q], mode="lines+markers", name=label), row=1, col=2)
@@ -117,6 +154,12 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
         pred = prediction_column(frame[frame["status"] == 200], frame.attrs.get("outputs", []))
         if pred is not None:
             fig.add_trace(go.Histogram(x=pred[1], name=pred[0], nbinsx=30), row=2, col=2)
+        # whole bins either side: one bin of traffic alone would zoom the axes to sub-millisecond ticks
+        span = [by_status.index.min() - pd.Timedelta(freq), by_status.index.max() + pd.Timedelta(freq)]
+        for row, col in TIME_PANELS:
+            fig.update_xaxes(range=span, row=row, col=col)
+    else:
+        _note(fig, "No requests collected in this window yet.", row=1, col=1)
     if drift is not None and not drift.empty:
         colors = ["crimson" if d else "steelblue" for d in drift["drifted"]]
         # several model versions served in the window: one bar each, never stacked into one
@@ -124,6 +167,8 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
         fig.add_trace(go.Bar(x=x, y=drift["psi"], marker_color=colors, name="PSI"), row=3, col=1)
         fig.add_hline(y=threshold, line_dash="dash", line_color="crimson", row=3, col=1,
                       annotation_text=f"threshold {threshold:g}")
+    else:
+        _note(fig, drift_note(frame if has_data else None, drift), row=3, col=1)
     fig.update_layout(title=f"Deployment {deployment}", barmode="stack", height=900, template="plotly_white")
     return fig
 

@@ -39,14 +39,26 @@ def has_records(ws: Workspace, deployment: str) -> bool:
 
 
 def read_records(ws: Workspace, deployment: str, start: Any = None, end: Any = None, model: str | None = None,
-                 collector: str = record_format.REQUEST) -> list[dict[str, Any]]:
+                 collector: str = record_format.REQUEST,
+                 cache: dict[str, list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+    """``cache``: objects already parsed, by name (stored objects never change), so a caller that
+    reads again and again (a live dashboard) parses only what is new; objects out of the window leave it."""
     start, end = _as_utc(start), _as_utc(end)
     records = []
     for name in ws.artifacts.list(record_format.deployment_prefix(deployment, model)):
         hour = record_format.object_hour(name)
-        if hour is None or (start and hour + timedelta(hours=1) <= start) or (end and hour > end):
+        if hour is None:
             continue
-        for rec in record_format.parse_lines(ws.artifacts.get_bytes(name)):
+        if (start and hour + timedelta(hours=1) <= start) or (end and hour > end):
+            if cache is not None:
+                cache.pop(name, None)
+            continue
+        parsed = cache.get(name) if cache is not None else None
+        if parsed is None:
+            parsed = list(record_format.parse_lines(ws.artifacts.get_bytes(name)))
+            if cache is not None:
+                cache[name] = parsed
+        for rec in parsed:
             t = datetime.fromtimestamp(rec["time"], timezone.utc)
             if rec.get("collector", record_format.REQUEST) != collector or (start and t < start) or (end and t > end):
                 continue

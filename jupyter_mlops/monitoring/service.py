@@ -50,10 +50,12 @@ def collected_data(ws: Workspace, deployment: str, start: Any = None, end: Any =
     return collected.to_frame(records, names)
 
 
-def dashboard(ws: Workspace, deployment: str, since: Any = "1h", threshold: float = PSI_THRESHOLD) -> Dashboard:
+def dashboard(ws: Workspace, deployment: str, since: Any = "1h", threshold: float = PSI_THRESHOLD,
+              cache: dict[str, Any] | None = None) -> Dashboard:
+    """``cache``: see :func:`~.data.read_records` (the live dashboard passes one)."""
     start = collected.parse_since(since) if since is not None else None
     _require(ws, deployment)
-    records = collected.read_records(ws, deployment, start)
+    records = collected.read_records(ws, deployment, start, cache=cache)
     baselines = _baselines(ws, records)
     frame = collected.to_frame(records, {k: b["features"] for k, b in baselines.items()})
     report = None
