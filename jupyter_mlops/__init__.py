@@ -76,6 +76,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from . import widgets as ui  # noqa: F401
     from .api import (  # noqa: F401
         abort_rollout,
         build_image,
@@ -143,4 +144,3 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .registry.records import Model, ModelList  # noqa: F401
     from .registry.validation import Validation  # noqa: F401
     from .workspace import Workspace, use_workspace  # noqa: F401
-    from . import widgets as ui  # noqa: F401

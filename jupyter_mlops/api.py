@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -538,7 +539,10 @@ def get_workspace(workspace: WorkspaceArg = None) -> Workspace:
 
 # --- notebook panels (jupyter_mlops.widgets; ``mlops.ui``) ---------------------------------------------
 def _build_panel(name: str) -> BuildLog | None:
-    """The BuildLog panel, shown, when this runs in a notebook kernel; None elsewhere."""
+    """The BuildLog panel, shown, when this runs in a notebook kernel; None elsewhere (the widgets,
+    an adapter, are imported only inside a kernel: the one hand-off from the API to a panel)."""
+    if "ipykernel" not in sys.modules:
+        return None
     from .widgets.build_log import BuildLog
 
     return BuildLog.in_notebook(name)

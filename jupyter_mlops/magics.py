@@ -115,7 +115,7 @@ class MlopsMagics(Magics, Configurable):
             args = parse(parser, split_line(line, command))
             self._resolve_variables(command, args)
             values = argparse.Namespace(**{o.dest: getattr(args, o.dest) for o in command.options_for("magic")})
-            result = command.run(self._invocation(), values)
+            result = self._panel(command, values) or command.run(self._invocation(), values)
         except MlopsError as exc:
             raise UsageError(str(exc)) from None
         if args.out:
@@ -126,6 +126,20 @@ class MlopsMagics(Magics, Configurable):
             print(result.message)
             return None
         return result
+
+    def _panel(self, command: Command, values: argparse.Namespace) -> Any:
+        """The notebook-only display flags (``--panel``, ``--live``): a live panel instead of a snapshot."""
+        from . import widgets
+
+        ws = self.workspace or None
+        if getattr(values, "panel", False):
+            if command.name == "models list":
+                query = " ".join([values.name or "", *values.tags]).strip()
+                return widgets.models(query, workspace=ws)
+            return widgets.deployment(values.name, workspace=ws)
+        if getattr(values, "live", False):
+            return widgets.LiveDashboard(values.name, since=values.since, threshold=values.threshold, workspace=ws)
+        return None
 
     def _resolve_variables(self, command: Command, args: argparse.Namespace) -> None:
         """A ``rest`` value (data to score) that is a Python identifier names a notebook variable."""
@@ -161,8 +175,38 @@ class MlopsMagics(Magics, Configurable):
         return result
 
 
+def completions(command: Command, line: str, workspace: Any = None) -> list[str]:
+    """What may come next on a magic's line: a flag, a flag's value, or the next positional
+    (model, image and deployment names, ``NAME:VERSION``, targets), as the command declares them."""
+    from .completion import complete
+
+    words = line.split()[1:]  # the magic itself first
+    current = "" if line.endswith(" ") or not words else words.pop()
+    options = (*command.options_for("magic"), OUT)
+    if current.startswith("-"):
+        return sorted(f for o in options for f in o.flags if f.startswith(current))
+    by_flag = {f: o for o in options for f in o.flags}
+    previous = by_flag.get(words[-1]) if words else None
+    if previous is not None and not previous.switch:
+        opt: Option | None = previous
+    else:
+        taken = sum(1 for i, w in enumerate(words) if not w.startswith("-")
+                    and not (i and words[i - 1] in by_flag and not by_flag[words[i - 1]].switch))
+        positionals = [o for o in options if o.positional]
+        opt = positionals[taken] if taken < len(positionals) else None
+    if opt is not None and opt.choices:
+        return [c for c in opt.choices if c.startswith(current)]
+    if opt is None or opt.complete is None or opt.complete == "path":
+        return []
+    kind = opt.complete.removesuffix("_ref")
+    return complete(kind, current, versions=opt.complete.endswith("_ref"), workspace=workspace)
+
+
 def load_ipython_extension(ipython: Any) -> None:
     magics = MlopsMagics(shell=ipython)
     ipython.register_magics(magics)
+    for name, command in BY_MAGIC.items():  # complete as you type: names, versions, flags, targets
+        ipython.set_hook("complete_command", lambda _shell, event, c=command: completions(
+            c, event.line, magics.workspace or None), str_key=f"%{name}")
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)

@@ -9,7 +9,6 @@ import nbformat
 import pytest
 
 from .browser import ARTIFACTS, offline_page, screenshot
-from .browser import ARTIFACTS, offline_page, screenshot
 from .services import REPO
 
 SECRET = "notebook-demo-key"

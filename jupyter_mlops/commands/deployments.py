@@ -124,6 +124,7 @@ COMMANDS = (
     Command(("deployments", "show"), "State, URIs, recent events and the log tail of a deployment.", (
         options.deployment_name(),
         Option("lines", ("--lines",), "log lines to show", parse=partial(parse_int, what="lines"), default=20),
+        options.panel("the deployment"),
     ), _show, magic="deployment"),
     Command(("deployments", "update"), "Move a deployment to another image (or to what the alias it follows names "
             "now): the old serves until the new is ready.",

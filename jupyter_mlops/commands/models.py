@@ -82,7 +82,7 @@ COMMANDS = (
         Option("properties", ("--property", "-p"), "only those with this property: KEY or KEY=VALUE (repeatable)",
                many=True, default=[], metavar="FILTER"),
         Option("latest", ("--latest",), "only the latest version of each model", switch=True, default=False),
-        *options.page(),
+        *options.page(), options.panel("the model browser"),
     ), _list, magic="models"),
     Command(("models", "show"), "Show one model version (the latest when no version is given) and its provenance.",
             (options.model_ref(),), _show, magic="model"),

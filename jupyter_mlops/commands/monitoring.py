@@ -31,5 +31,7 @@ COMMANDS = (
         Option("html", ("--html",), "also write the dashboard as a standalone HTML file", metavar="FILE",
                complete="path"),
         Option("csv", ("--csv",), "also write the collected data as CSV", metavar="FILE", complete="path"),
+        Option("live", ("--live",), "a live dashboard that updates in place (notebooks)", switch=True, default=False,
+               only="magic"),
     ), _monitor, magic="monitor"),
 )

@@ -137,8 +137,6 @@ def _build(context: Path, tag: str, labels: dict[str, str], bar: BuildProgress, 
     except Exception as exc:
         reason = str(exc).splitlines()[0][:200]
         raise BuildError(f"Docker build failed: {reason}", detail="\n".join(lines[-25:])) from None
-    finally:
-        bar.close()
     image = client.images.get(image_id or tag)
     return BuildResult(image_id=image.id, size=int(image.attrs.get("Size", 0)), log="\n".join(lines), steps=steps)
 

@@ -27,7 +27,7 @@ class BuildLog(Panel):
     then succeeded, context (no Docker: the build context only) or failed."""
 
     phase = traitlets.Unicode("starting")
-    steps = traitlets.List(help="[{'n', 'total', 'instruction', 'cached'}] as Docker reports them")
+    steps: Any = traitlets.List(help="[{'n', 'total', 'instruction', 'cached'}] as Docker reports them")
 
     def __init__(self, name: str, *, workspace: Any = None, **kwargs: Any) -> None:
         super().__init__(workspace=workspace, poll=False, **kwargs)

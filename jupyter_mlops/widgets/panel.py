@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anywidget
 import traitlets
@@ -27,13 +27,14 @@ from .display import show
 from .polling import Poller
 
 _HERE = Path(__file__).parent
-Handler = Callable[[Any, dict[str, Any]], None]
+Handler = Callable[..., None]
+H = TypeVar("H", bound=Handler)
 
 
-def action(label: str | None = None, *, background: bool = False) -> Callable[[Handler], Handler]:
+def action(label: str | None = None, *, background: bool = False) -> Callable[[H], H]:
     """Mark ``do_NAME(self, arg, form)`` as a user action; ``label`` is shown while it runs."""
 
-    def mark(fn: Handler) -> Handler:
+    def mark(fn: H) -> H:
         fn._panel_action = (label, background)  # type: ignore[attr-defined]
         return fn
 
@@ -139,6 +140,7 @@ class Panel(anywidget.AnyWidget):
             return
         self.form.update(form or {})
         label, background = marker
+        assert handler is not None
         if not background:
             self._run(handler, arg, label)
             return
@@ -157,7 +159,7 @@ class Panel(anywidget.AnyWidget):
             handler(arg, self.form)
         except MlopsError as exc:
             self.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - shown in the panel: a click must not raise in the kernel
+        except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             if threading.current_thread() is self._job:
@@ -181,7 +183,7 @@ class Panel(anywidget.AnyWidget):
             self.refresh()
         except MlopsError as exc:
             self.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - a failed refresh is shown, and the next one retried
+        except Exception as exc:
             self.error = f"Refresh failed: {type(exc).__name__}: {exc}"
         self.redraw()
 
