@@ -5,7 +5,6 @@ regeneration, update to another image with its readiness gate, undeploy."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 
@@ -19,7 +18,6 @@ from . import html as h
 from .panel import Panel, action
 
 MASK = "••••••••"
-KEY_SHOWN_S = 30.0  # "Show key" hides it again after this long
 EVENTS = 12
 LOG_LINES = 30
 
@@ -42,7 +40,6 @@ class DeploymentPanel(Panel):
     poll_interval = 2.0
 
     state = traitlets.Unicode("", help="healthy, unhealthy, failed, transitioning; 'gone' once undeployed")
-    show_key = traitlets.Bool(False, help="Whether the snippets show the key rather than a mask.")
     snippet = traitlets.Unicode("curl", help="curl or python")
     confirm = traitlets.Unicode("", help="'undeploy' while the undeploy waits for a confirmation.")
 
@@ -120,20 +117,6 @@ class DeploymentPanel(Panel):
     @action()
     def do_snippet(self, arg: Any, form: dict[str, Any]) -> None:
         self.snippet = "python" if arg == "python" else "curl"
-
-    @action()
-    def do_toggle_key(self, arg: Any, form: dict[str, Any]) -> None:
-        self._need()
-        self.show_key = not self.show_key
-        if self.show_key:  # shown for a while only: the view's state may be saved with the notebook
-            timer = threading.Timer(KEY_SHOWN_S, self._hide_key)
-            timer.daemon = True
-            timer.start()
-
-    def _hide_key(self) -> None:
-        if self.show_key:
-            self.show_key = False
-            self.redraw()
 
     @action()
     def do_copy(self, arg: Any, form: dict[str, Any]) -> None:
@@ -239,10 +222,10 @@ class DeploymentPanel(Panel):
         dep = self.deployment
         assert dep is not None
         tabs = "".join(h.button(k, "snippet", k, kind="primary" if k == self.snippet else "") for k in ("curl", "python"))
-        key_button = h.button("Hide key" if self.show_key else "Show key", "toggle_key") if dep.auth else ""
-        return (f'<div class="live-only"><h4>Call it</h4><div class="row">{tabs}{key_button}'
+        # The key never enters the panel's state (saved with the notebook): only the clipboard gets it.
+        return (f'<div class="live-only"><h4>Call it</h4><div class="row">{tabs}'
                 f'{h.button("Copy with key" if dep.auth else "Copy", "copy")}</div>'
-                + h.pre(self.snippet_text(reveal=self.show_key and not self.offline)) + "</div>")
+                + h.pre(self.snippet_text()) + "</div>")
 
     def _update_html(self) -> str:
         if not self.images:

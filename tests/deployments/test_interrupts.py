@@ -55,17 +55,17 @@ def _until(check: Callable[[], object], timeout: float = 30.0) -> None:
 
 
 def server_pids(home: Path) -> list[int]:
-    """Servers running out of this deployment's folder."""
-    pids = []
+    """Servers running out of this deployment's folder: their supervisors (each has its workers)."""
+    parents: dict[int, int] = {}
     for proc in Path("/proc").iterdir():
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if "jupyter_mlops.serving" in cmdline and str(home) in cmdline and stat != "Z":
-            pids.append(int(proc.name))
-    return pids
+        if "jupyter_mlops.serving" in cmdline and str(home) in cmdline and fields[0] != "Z":
+            parents[int(proc.name)] = int(fields[1])
+    return sorted(pid for pid, parent in parents.items() if parent not in parents)
 
 
 def _in_a_kernel(code: str, marker: Path) -> subprocess.Popen[str]:

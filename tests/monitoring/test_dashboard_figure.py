@@ -49,7 +49,9 @@ def test_without_a_baseline_the_drift_chart_says_why(workspace: Workspace, tmp_p
 
 
 def test_an_empty_window_says_so(workspace: Workspace) -> None:
-    notes = [a.text for a in mlops.dashboard("fraud", since="1h").figure.layout.annotations]
+    _collect(workspace, [[0.1] * 20], spread_s=0)  # the deployment's data exists, but none in the window
+    time.sleep(1.2)
+    notes = [a.text for a in mlops.dashboard("fraud", since="1s").figure.layout.annotations]
     assert "No requests collected in this window yet." in notes
     assert "No drift yet: no requests in this window." in notes
 

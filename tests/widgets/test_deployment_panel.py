@@ -49,16 +49,13 @@ def test_signature_less_models_get_a_row_as_wide_as_the_baseline() -> None:
         "data": [[0.0] * 4]}
 
 
-def test_snippets_hide_the_key_until_asked_and_snapshots_never_show_it(served: str, recording_comms: None,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jupyter_mlops.widgets.deployment_panel.KEY_SHOWN_S", 1.0)
+def test_the_key_reaches_the_clipboard_only_never_the_panel_or_its_snapshot(served: str,
+                                                                            recording_comms: None) -> None:
     key = mlops.get_keys(served)["primary"]
     panel = DeploymentPanel(served, poll=False)
     assert MASK in panel.html and key not in panel.html
     click(panel, "snippet", "python")
     assert "requests.post(" in panel.html and key not in panel.html
-    click(panel, "toggle_key")
-    assert panel.show_key and key in panel.html
     data, _ = panel._repr_mimebundle_()
     assert key not in data["text/html"] and key not in data["text/plain"] and key not in repr(panel)
     click(panel, "copy", body=panel.body_text)  # the clipboard gets the key; the panel's state does not
@@ -68,9 +65,8 @@ def test_snippets_hide_the_key_until_asked_and_snapshots_never_show_it(served: s
     exec(copied.replace("print(", "reply_seen = ("), namespace)
     assert namespace["reply"].status_code == 200
     click(panel, "snippet", "curl")
-    assert key in panel.html
-    assert eventually(lambda: key not in panel.html, timeout=5)  # shown for a while only
-    assert not panel.show_key and f"Bearer {MASK}" in panel.html
+    assert key not in panel.html and f"Bearer {MASK}" in panel.html
+    assert all(key not in str(v) for v in panel.trait_values().values())  # nothing saved with widget state holds it
 
 
 def test_regenerating_a_key_takes_effect_and_the_old_one_stops(served: str) -> None:
@@ -154,13 +150,13 @@ def test_the_list_shows_every_deployment_and_opens_one(deployed: str, lr: mlops.
     mlops.deploy("fraud-b", "lr-svc:1", target="process", auth=False)
     try:
         lst = DeploymentList(poll=False)
-        assert [d.name for d in lst.table.deployments] == ["fraud", "fraud-b"]
+        assert [d.name for d in lst.table.deployments] == ["fraud-b", "fraud"]  # newest first
         assert lst.table.html.count('class="dot healthy"') == 2 and "2 healthy" in lst.table.html
         click(lst.table, "open", "fraud-b")
         assert isinstance(lst.panel, DeploymentPanel) and lst.panel.name == "fraud-b"
         assert lst.children == (lst.table, lst.panel)
         data, _ = lst._repr_mimebundle_()
-        assert data["text/plain"] == "DeploymentList: fraud (healthy), fraud-b (healthy)"
+        assert data["text/plain"] == "DeploymentList: fraud-b (healthy), fraud (healthy)"
         assert "Deployment fraud-b" in data["text/html"] and data["text/html"].count("class=\"mlops-panel mlops-snapshot\"") == 2
         click(lst.table, "open", "fraud-b")  # a second click closes it
         assert lst.panel is None and lst.children == (lst.table,)
