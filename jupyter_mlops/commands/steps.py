@@ -1,8 +1,7 @@
 """The verbs a pipeline step may use: each is an existing command, with the outputs later steps refer to.
 
 A step's options are that command's own (checked by :meth:`Command.check` and converted by
-:meth:`Command.values`): nothing is declared twice. A new step kind is one more entry here, such as
-``"rollout"`` once endpoints have their rollout command.
+:meth:`Command.values`): nothing is declared twice. A new step kind is one more entry here.
 """
 
 from __future__ import annotations
@@ -11,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import deployments, images, models
+from ..errors import DeploymentError
+from . import deployments, endpoints, images, models
 from .spec import Command
 
-_COMMANDS = {c.name: c for c in (*models.COMMANDS, *images.COMMANDS, *deployments.COMMANDS)}
+_COMMANDS = {c.name: c for c in (*models.COMMANDS, *images.COMMANDS, *deployments.COMMANDS, *endpoints.COMMANDS)}
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,14 @@ def _step(command: str, *outputs: str, extract: Callable[[Any], dict[str, Any]] 
 
 _DEPLOYMENT = ("name", "image", "models", "follows", "state", "scoring_uri")
 
+
+def rollout_outputs(result: Any) -> dict[str, Any]:
+    """A rollout that did not promote fails its step (its reason the one line), so the pipeline stops."""
+    if getattr(result, "status", None) != "promoted":
+        reason = getattr(result, "reason", None) or getattr(result, "status", "no result")
+        raise DeploymentError(f"The rollout of {getattr(result, 'image', '?')} was not promoted: {reason}.")
+    return {"endpoint": result.endpoint, "new": result.new, "image": result.image, "status": result.status}
+
 STEPS: dict[str, Step] = {
     "register": _step("models register", "ref", "name", "version"),
     "validate": _step("models validate", "model", "output", "seconds"),
@@ -48,4 +56,5 @@ STEPS: dict[str, Step] = {
     "deploy": _step("deploy", *_DEPLOYMENT),
     "update": _step("deployments update", *_DEPLOYMENT),
     "alias": _step("models set-alias", "ref", "name", "version", "aliases"),
+    "rollout": _step("endpoints rollout", "endpoint", "new", "image", "status", extract=rollout_outputs),
 }

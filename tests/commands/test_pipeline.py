@@ -150,3 +150,17 @@ def test_the_ci_examples_run_this_pipeline_on_every_push() -> None:
     job = gitlab["pipeline"]
     assert any("jupyter-mlops pipeline run examples/ci/pipeline.toml" in line for line in job["script"])
     assert job["artifacts"]["paths"] == ["examples/ci/mlops-artifacts/"]
+
+
+def test_a_rollout_step_passes_on_promotion_and_fails_the_pipeline_otherwise() -> None:
+    from jupyter_mlops.commands.steps import STEPS
+    from jupyter_mlops.endpoints.rollout import RolloutResult
+
+    step = STEPS["rollout"]
+    assert step.command.name == "endpoints rollout"
+    promoted = RolloutResult(endpoint="churn", status="promoted", new="green", current="blue", image="svc:2")
+    assert step.outputs_of(promoted) == {"endpoint": "churn", "new": "green", "image": "svc:2", "status": "promoted"}
+    back = RolloutResult(endpoint="churn", status="rolled-back", new="green", current="blue", image="svc:2",
+                         reason="error rate 5.0 % against 0.0 %")
+    with pytest.raises(mlops.DeploymentError, match=r"^The rollout of svc:2 was not promoted: error rate 5.0 %"):
+        step.outputs_of(back)
