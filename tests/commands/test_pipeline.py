@@ -112,7 +112,7 @@ def _pipeline(tmp_path: Path, text: str) -> str:
 
 @pytest.mark.parametrize(("text", "args", "message"), [
     ('[[steps]]\nverb = "teleport"\n', (), "Step 1: unknown verb 'teleport'; use one of: register, validate, build, "
-     "smoke_test, push, deploy, update, alias."),
+     "smoke_test, push, deploy, update, alias, rollout."),
     ('[[steps]]\nverb = "register"\npath = "m.onnx"\nnmae = "x"\n', (),
      "Step 'register': Unknown option 'nmae' for 'models register'; it takes: path, name, tags, properties, "
      "description, framework, source."),
