@@ -98,9 +98,18 @@ class ScoringApp:
                 return
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The ASGI adapter (the app in-process, under any ASGI server); the server itself runs
+        :meth:`handle` from its own HTTP layer (protocol.py)."""
+        req = Request.from_asgi(scope, receive, self.rt.config.max_body_bytes)
+        response = await self.handle(req)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs(req, response)]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def handle(self, req: Request) -> Response:
+        """Answer one request: routing, auth, errors, collection and metrics."""
         start = time.perf_counter()
         rt = self.rt
-        req = Request(scope, receive, rt.config.max_body_bytes)
         req.request_id = req.headers.get("x-request-id") or _new_request_id()
         route, req.params = _route(req.path)
         label = route[0] if route else "unknown"
@@ -126,27 +135,23 @@ class ScoringApp:
             log.exception("request %s: %s %s failed", req.request_id, req.method, req.path)
             message = f"Internal error {type(exc).__name__} (request id {req.request_id})."
             response = Response.json(error_body(req.path, message), 500)
-        elapsed = time.perf_counter() - start
+        elapsed = response.elapsed = time.perf_counter() - start
         if rt.draining:  # a newer version has the port: let the client reconnect to it
             response.headers["connection"] = "close"
         collector = rt.collector
         if collector is not None and label in COLLECTED and (collector.sample_all or collector.sampled()):
             collector.record_request(req, label, response, elapsed)  # spooled before the client hears back
-        await self._send(send, req, response, elapsed)
         rt.metrics.in_flight -= 1
         rt.metrics.observe(label, response.status, elapsed)
+        return response
 
-    @staticmethod
-    async def _send(send: Any, req: Request, response: Response, elapsed: float) -> None:
-        headers = [
-            (b"content-type", response.content_type.encode()),
-            (b"content-length", str(len(response.body)).encode()),
-            (b"x-request-id", req.request_id.encode("latin-1")),
-            (b"x-ms-run-fn-exec-ms", f"{elapsed * 1000:.3f}".encode()),
-        ]
-        client_id = req.headers.get("x-ms-client-request-id")
-        if client_id is not None:
-            headers.append((b"x-ms-client-request-id", client_id.encode("latin-1")))
-        headers.extend((k.encode(), v.encode()) for k, v in response.headers.items())
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+
+def header_pairs(req: Request, response: Response) -> list[tuple[str, str]]:
+    """The response's header fields, for either HTTP layer."""
+    pairs = [("content-type", response.content_type), ("content-length", str(len(response.body))),
+             ("x-request-id", req.request_id), ("x-ms-run-fn-exec-ms", f"{response.elapsed * 1000:.3f}")]
+    client_id = req.headers.get("x-ms-client-request-id")
+    if client_id is not None:
+        pairs.append(("x-ms-client-request-id", client_id))
+    pairs.extend(response.headers.items())
+    return pairs

@@ -1,4 +1,4 @@
-"""A small request/response pair over raw ASGI: the scoring path needs nothing heavier."""
+"""A small request/response pair: what the HTTP layer (protocol.py) or the ASGI adapter hands the app."""
 
 from __future__ import annotations
 
@@ -10,22 +10,30 @@ from .errors import HTTPError
 
 
 class Request:
-    __slots__ = ("scope", "receive", "method", "path", "headers", "params", "request_id", "_body", "max_body", "model",
+    """One request. ``headers`` have lower-case names (the last of repeated ones wins). The HTTP layer
+    passes the whole ``body``; the ASGI adapter passes ``receive``, and :meth:`body` reads it."""
+
+    __slots__ = ("receive", "method", "path", "headers", "params", "request_id", "_body", "max_body", "model",
                  "json_valid", "record_body")
 
-    def __init__(self, scope: dict[str, Any], receive: Any, max_body: int) -> None:
-        self.scope = scope
+    def __init__(self, method: str, path: str, headers: dict[str, str], max_body: int, body: bytes | None = None,
+                 receive: Any = None) -> None:
         self.receive = receive
-        self.method: str = scope["method"]
-        self.path: str = scope["path"]
-        self.headers: dict[str, str] = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        self.method = method
+        self.path = path
+        self.headers = headers
         self.params: dict[str, str] = {}
         self.request_id = ""
-        self._body: bytes | None = None
+        self._body = body
         self.max_body = max_body
         self.model: tuple[str, int] | None = None  # which model answered, for collection
         self.json_valid = False  # the body parsed as JSON (collection then stores it as it is)
         self.record_body: bytes | None = None  # what collection stores for a body that is not JSON
+
+    @classmethod
+    def from_asgi(cls, scope: dict[str, Any], receive: Any, max_body: int) -> Request:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        return cls(scope["method"], scope["path"], headers, max_body, receive=receive)
 
     @property
     def content_type(self) -> str:
@@ -75,6 +83,7 @@ class Response:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     record_body: bytes | None = None  # what collection stores for a body that is not JSON
+    elapsed: float = 0.0  # seconds the app took, sent as x-ms-run-fn-exec-ms
 
     @classmethod
     def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

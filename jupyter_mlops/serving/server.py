@@ -4,7 +4,7 @@ The supervisor binds and listens; forked workers accept on that one socket, so o
 feeds every worker (no per-worker hashing of connections to balance). The socket has SO_REUSEPORT,
 so a new version of a deployment can listen on the same port while the old one drains. One worker
 is supervised too, so a worker that dies is restarted whatever the count. What a worker allows its
-connections (limits, timeouts, TCP_NODELAY) is in connections.py.
+connections is in connections.py; its HTTP layer, which enforces that, in protocol.py.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def run_worker(config: ServerConfig, sock: socket.socket) -> None:
     import uvicorn
 
     from .app import ScoringApp
-    from .connections import ConnectionLimits, raise_open_files_limit, uvicorn_settings
+    from .connections import ConnectionLimits, raise_open_files_limit
+    from .protocol import protocol_class
     from .runtime import Runtime, configure_logging
 
     configure_logging(config.log_level)
@@ -93,9 +94,11 @@ def run_worker(config: ServerConfig, sock: socket.socket) -> None:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
+    app = ScoringApp(runtime)
     uv = uvicorn.Config(
-        ScoringApp(runtime), loop=loop, lifespan="on", **uvicorn_settings(limits),
-        access_log=False, log_level=config.log_level, server_header=False, date_header=False,
+        app, loop=loop, lifespan="on", http=protocol_class(app, limits), ws="none",
+        timeout_keep_alive=int(limits.keep_alive_timeout_s), access_log=False, log_level=config.log_level,
+        server_header=False, date_header=False,
         ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key,
         backlog=2048, proxy_headers=False,  # no proxy in front by default; saves a middleware hop
     )

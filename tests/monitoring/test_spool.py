@@ -21,7 +21,7 @@ def _collector(tmp_path: Path, **kw: object) -> DataCollector:
 
 
 def _record(c: DataCollector, i: int, model: str = "m", version: int = 1) -> None:
-    req = Request({"method": "POST", "path": "/score", "headers": []}, None, 1 << 20)
+    req = Request("POST", "/score", {}, 1 << 20)
     req._body, req.json_valid, req.request_id, req.model = b'{"data":[[%d]]}' % i, True, f"id-{i}", (model, version)
     c.record_request(req, "score", Response.json({"y": [i]}), 0.001)
 
