@@ -39,13 +39,32 @@ async def score(request: Request) -> Response:
     return Response(predict(await request.body()), media_type="application/json")
 
 
-app = Starlette(routes=[Route("/score", score, methods=["POST"])])
+def predict_v2(body: bytes, header_length: int) -> bytes:
+    """Open Inference Protocol, binary extension: one FP32 input tensor, JSON outputs."""
+    head = orjson.loads(body[:header_length])
+    x = np.frombuffer(body, dtype=np.float32, offset=header_length).reshape(head["inputs"][0]["shape"])
+    outputs = session.run(output_names, {input_name: x})
+    tensors = [{"name": n, "datatype": str(o.dtype), "shape": list(o.shape), "data": o.ravel()}
+               for n, o in zip(output_names, outputs)]
+    return orjson.dumps({"model_name": "m", "outputs": tensors}, option=orjson.OPT_SERIALIZE_NUMPY)
 
+
+async def infer(request: Request) -> Response:
+    length = int(request.headers["inference-header-content-length"])
+    return Response(predict_v2(await request.body(), length), media_type="application/json")
+
+
+app = Starlette(routes=[Route("/score", score, methods=["POST"]), Route("/v2/models/m/infer", infer, methods=["POST"])])
 _JSON = [("content-type", "application/json")]
 
 
 async def rsgi_app(scope: Any, proto: Any) -> None:
-    if scope.path == "/score" and scope.method == "POST":
+    if scope.method != "POST":
+        proto.response_empty(405, [])
+    elif scope.path == "/score":
         proto.response_bytes(200, _JSON, predict(await proto()))
+    elif scope.path == "/v2/models/m/infer":
+        length = int(scope.headers.get("inference-header-content-length"))
+        proto.response_bytes(200, _JSON, predict_v2(await proto(), length))
     else:
         proto.response_empty(404, [])

@@ -1,4 +1,4 @@
-"""Serving benchmark (run by hand): `.venv/bin/python bench/serve.py [--duration 5] [--only collect]`.
+"""Serving benchmark (run by hand): `.venv/bin/python bench/serve.py [--duration 5] [--only servers] [--payloads "1 row"]`.
 
 wrk (Debian) sends single-row requests on 127.0.0.1 at 1, 8 and 64 connections to:
   ours      jupyter-mlops serve, auth and metrics on;
@@ -32,15 +32,23 @@ from tests.modelfactory import onnx_logreg, onnx_mlp  # noqa: E402
 from tests.services import free_port, wait_for_port  # noqa: E402
 
 KEY = "bench-key-0123456789abcdef"
-WORKERS = int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))  # one worker each, as the figures in issue 16
 
 
-def wrk(url: str, body: str, conns: int, duration: int, key: str | None) -> dict[str, float]:
+def lua_string(data: bytes) -> str:
+    """``data`` as a Lua string literal, byte for byte (a binary body too)."""
+    plain = set(range(0x20, 0x7F)) - {ord('"'), ord("\\")}
+    return '"' + "".join(chr(b) if b in plain else f"\\{b:03d}" for b in data) + '"'
+
+
+def wrk(url: str, body: bytes | str, conns: int, duration: int, key: str | None,
+        headers: dict[str, str] | None = None) -> dict[str, float]:
     script = Path(tempfile.mkdtemp()) / "post.lua"
-    headers = 'wrk.headers["Content-Type"] = "application/json"\n'
-    if key:
-        headers += f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n{headers}')
+    all_headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {}),
+                   **(headers or {})}
+    lines = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in all_headers.items())
+    data = body.encode() if isinstance(body, str) else body
+    script.write_text(f'wrk.method = "POST"\nwrk.body = {lua_string(data)}\n{lines}')
     out = subprocess.run(
         ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", str(script), url],
         capture_output=True, text=True, check=True,
@@ -65,8 +73,8 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def compare(urls: dict[str, tuple[str, str | None, int]], body: str, conns: list[int], duration: int,
-            repeat: int) -> dict[tuple[str, int], dict[str, float]]:
+def compare(urls: dict[str, tuple[str, str | None, int]], body: bytes | str, conns: list[int], duration: int,
+            repeat: int, headers: dict[str, str] | None = None) -> dict[tuple[str, int], dict[str, float]]:
     """wrk each server (url, key, pid) at each connection count, interleaved, ``repeat`` times, in
     alternating order; the median run of each cell (by requests/s), with the median server CPU time
     per request. Interleaving spreads the machine's drift over all servers alike; alternating the
@@ -77,7 +85,7 @@ def compare(urls: dict[str, tuple[str, str | None, int]], body: str, conns: list
             order = list(urls.items())
             for name, (url, key, pid) in order[::-1] if i % 2 else order:
                 before = cpu_seconds(pid)
-                run = wrk(url, body, c, duration, key)
+                run = wrk(url, body, c, duration, key, headers)
                 run["cpu_us"] = (cpu_seconds(pid) - before) / max(run["rps"] * duration, 1) * 1e6
                 runs.setdefault((name, c), []).append(run)
     return {cell: {**sorted(rs, key=lambda r: r["rps"])[len(rs) // 2],
@@ -135,6 +143,28 @@ def minimal(model: Path, port: int) -> Proc:
                 port, {"MODEL": str(model)})
 
 
+def granian(model: Path, port: int) -> Proc:
+    """The minimal RSGI app on Granian: HTTP/1 only, uvloop, its Rust runtime single-threaded on one
+    thread (the settings that measured fastest here at every concurrency; see GRANIAN_ARGS)."""
+    return Proc([sys.executable, "-m", "granian", "--interface", "rsgi", "bench.minimal_server:rsgi_app",
+                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS), "--http", "1", "--no-ws",
+                 "--log-level", "warning", "--no-access-log", *GRANIAN_ARGS.split()], port, {"MODEL": str(model)})
+
+
+GRANIAN_ARGS = os.environ.get("BENCH_GRANIAN_ARGS", "--loop uvloop --runtime-mode st --runtime-threads 1")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The largest peak resident memory (VmHWM) among a server's workers: its child processes, or the
+    process itself when it has none."""
+    children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    peaks = []
+    for p in children or [pid]:
+        status = Path(f"/proc/{p}/status").read_text()
+        peaks.append(int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1)) / 1024)
+    return max(peaks)
+
+
 def on_off(model: Path, work: Path, body: str, conns: list[int], args: argparse.Namespace, feature: str,
            title: str, **settings: object) -> None:
     """Our server with ``settings`` (on) against our server without (off), in the same run."""
@@ -169,6 +199,8 @@ def main() -> None:
     parser.add_argument("--baseline-src", help="another checkout (say, `git archive main | tar -x -C DIR`) whose "
                                                "server the baseline section compares this tree's against")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell, interleaved; the median is shown")
+    parser.add_argument("--payloads", default="1 row,32 rows,v2 binary 32 rows",
+                        help="servers section: which requests (comma-separated)")
     args = parser.parse_args()
     conns = [int(c) for c in args.conns.split(",")]
     sections = set(args.only.split(","))
@@ -207,18 +239,41 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def v2_binary(rows: list[list[float]]) -> tuple[bytes, dict[str, str]]:
+    """An Open Inference Protocol request with its tensor in the binary extension, and its header."""
+    x = np.asarray(rows, dtype=np.float32)
+    head = json.dumps({"inputs": [{"name": "input", "datatype": "FP32", "shape": list(x.shape),
+                                   "parameters": {"binary_data_size": x.nbytes}}]}).encode()
+    return head + x.tobytes(), {"Content-Type": "application/octet-stream",
+                                "Inference-Header-Content-Length": str(len(head))}
+
+
 def servers_section(lr: Path, work: Path, body: str, row: list[float], conns: list[int], args: argparse.Namespace) -> None:
+    """Ours (auth and metrics on) against both minimal servers, each cell against the faster of the two."""
     floor = raw_session(lr, row)
-    servers = {"minimal": minimal(lr, p1 := free_port()), "ours (auth+metrics)": ours(lr, work, p2 := free_port())}
-    urls = {"minimal": (f"http://127.0.0.1:{p1}/score", None, servers["minimal"].proc.pid),
-            "ours (auth+metrics)": (f"http://127.0.0.1:{p2}/score", KEY, servers["ours (auth+metrics)"].proc.pid)}
-    results = compare(urls, body, conns, args.duration, args.repeat)
-    for s in servers.values():
-        s.stop()
-    rows = [("raw session.run", conns[0], floor, results[("minimal", conns[0])])]
-    for c in conns:
-        rows += [(name, c, results[(name, c)], results[("minimal", c)]) for name in urls]
-    table("logistic regression (20 features): ratios against minimal at the same connections", rows, "minimal")
+    print(f"raw single-row session.run: {floor['rps']:,.0f}/s, p50 {floor['p50'] * 1000:.0f} us")
+    rows32 = np.random.default_rng(1).normal(size=(32, 20)).round(4).tolist()
+    v2_body, v2_headers = v2_binary(rows32)
+    payloads = {"1 row": ("/score", body, None), "32 rows": ("/score", json.dumps({"data": rows32}), None),
+                "v2 binary 32 rows": ("/v2/models/m/infer", v2_body, v2_headers)}
+    payloads = {k: v for k, v in payloads.items() if k in args.payloads.split(",")}
+    names = ("uvicorn minimal", "granian minimal", "ours (auth+metrics)")
+    for label, (path, payload, headers) in payloads.items():
+        servers = {"uvicorn minimal": minimal(lr, p1 := free_port()), "granian minimal": granian(lr, p2 := free_port()),
+                   "ours (auth+metrics)": ours(lr, work, p3 := free_port())}
+        urls = {name: (f"http://127.0.0.1:{port}{path}", KEY if name.startswith("ours") else None, servers[name].proc.pid)
+                for name, port in zip(names, (p1, p2, p3))}
+        results = compare(urls, payload, conns, args.duration, args.repeat, headers)
+        memory = {name: peak_rss_mib(s.proc.pid) for name, s in servers.items()}
+        for s in servers.values():
+            s.stop()
+        rows = []
+        for c in conns:
+            best = max(names[:2], key=lambda n: results[(n, c)]["rps"])
+            rows += [(f"{n}{' *' if n == best else ''}", c, results[(n, c)], results[(best, c)]) for n in names]
+        table(f"logistic regression, {label}: ratios against the faster minimal server (*) at the same connections",
+              rows, "faster")
+        print("peak memory per worker (VmHWM): " + ", ".join(f"{n} {m:.0f} MiB" for n, m in memory.items()))
 
 
 if __name__ == "__main__":

@@ -102,7 +102,8 @@ class ScoringApp:
         :meth:`handle` from its own HTTP layer (protocol.py)."""
         req = Request.from_asgi(scope, receive, self.rt.config.max_body_bytes)
         response = await self.handle(req)
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs(req, response)]
+        lines = response_head(req, response).encode("latin-1").split(b"\r\n")[:-1]
+        headers = [tuple(line.split(b": ", 1)) for line in lines]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
@@ -146,12 +147,13 @@ class ScoringApp:
         return response
 
 
-def header_pairs(req: Request, response: Response) -> list[tuple[str, str]]:
-    """The response's header fields, for either HTTP layer."""
-    pairs = [("content-type", response.content_type), ("content-length", str(len(response.body))),
-             ("x-request-id", req.request_id), ("x-ms-run-fn-exec-ms", f"{response.elapsed * 1000:.3f}")]
+def response_head(req: Request, response: Response) -> str:
+    """The response's header fields, one ``name: value\r\n`` line each, for either HTTP layer."""
+    head = (f"content-type: {response.content_type}\r\ncontent-length: {len(response.body)}\r\n"
+            f"x-request-id: {req.request_id}\r\nx-ms-run-fn-exec-ms: {response.elapsed * 1000:.3f}\r\n")
     client_id = req.headers.get("x-ms-client-request-id")
     if client_id is not None:
-        pairs.append(("x-ms-client-request-id", client_id))
-    pairs.extend(response.headers.items())
-    return pairs
+        head += f"x-ms-client-request-id: {client_id}\r\n"
+    if response.headers:
+        head += "".join([f"{k}: {v}\r\n" for k, v in response.headers.items()])
+    return head

@@ -31,7 +31,6 @@ for the client's delayed ACK (Nagle).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import socket
 from collections import deque
 from collections.abc import Coroutine
@@ -43,7 +42,7 @@ from urllib.parse import unquote
 import httptools
 
 from . import encoding
-from .app import ScoringApp, header_pairs
+from .app import ScoringApp, response_head
 from .connections import ConnectionLimits
 from .errors import error_body
 from .request import Request, Response, parse_length
@@ -198,8 +197,7 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
             self.chunks.append(body)
 
         def on_message_complete(self) -> None:
-            url = self.url
-            path = (url.split(b"?", 1)[0] if b"?" in url else url).decode("latin-1")
+            path = self.url.partition(b"?")[0].decode("latin-1")
             if "%" in path:
                 path = unquote(path)
             chunks = self.chunks
@@ -215,16 +213,16 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
 
         # --- answering ----------------------------------------------------------------------------
         def _answer(self, req: Request, keep_alive: bool) -> None:
-            """Run the app's coroutine now; if it has to wait, let a task carry on from there."""
-            context = contextvars.copy_context()  # what one request sets stays with it, as in a task
+            """Run the app's coroutine now; if it has to wait, let a task carry on from there (in a copy
+            of the context, as a task would have been: what the first step set, it sees)."""
             coro = app.handle(req)
             try:
-                awaited = context.run(coro.send, None)
+                awaited = coro.send(None)
             except StopIteration as done:
                 self._send(req, done.value, keep_alive)
                 return
             self.busy = True
-            task = self.loop.create_task(self._finish(coro, awaited, req, keep_alive), context=context)
+            task = self.loop.create_task(self._finish(coro, awaited, req, keep_alive))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
@@ -259,9 +257,8 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
             close = not keep_alive or self.closing or response.headers.get("connection") == "close"
             if close:
                 response.headers["connection"] = "close"
-            head = _STATUS[response.status] + "".join([f"{k}: {v}\r\n" for k, v in header_pairs(req, response)])
-            body = b"" if req.method == "HEAD" else response.body
-            self.transport.write((head + "\r\n").encode("latin-1") + body)
+            head = f"{_STATUS[response.status]}{response_head(req, response)}\r\n".encode("latin-1")
+            self.transport.write(head if req.method == "HEAD" else head + response.body)
             if close:
                 self.phase = CLOSING
                 self.transport.close()  # once what is written has gone

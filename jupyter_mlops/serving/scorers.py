@@ -52,10 +52,13 @@ class OnnxScorer(ModelScorer):
             "outputs": [_ort_spec(o) for o in self.session.get_outputs()],
         }
         self._output_names = [o["name"] for o in self.signature["outputs"]]
+        # The session's C++ run, without the Python wrapper's checks of the input names (tensors.py
+        # has checked them): 2 us of a single-row request's ~10 us. The wrapper where it is not there.
+        self._run = getattr(self.session, "_sess", self.session).run
 
     def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
-            results = self.session.run(self._output_names, inputs)
+            results = self._run(self._output_names, inputs, None)
         except Exception as exc:
             raise BadInput(f"The model rejected the input: {str(exc).splitlines()[0][:300]}") from None
         return dict(zip(self._output_names, results))

@@ -130,9 +130,16 @@ def to_tensor(value: Any, spec: dict[str, Any], finite: bool = True) -> np.ndarr
     if shape is not None:
         if len(shape) == arr.ndim + 1 and shape[0] is None:
             arr = arr[None, ...]  # a single row sent without its batch dimension
-        if arr.ndim != len(shape) or any(d is not None and d != a for d, a in zip(shape, arr.shape)):
+        if not _fits(tuple(shape), arr.shape):
             raise BadInput(f"Input {name!r} has shape {list(arr.shape)}; the model expects {_fmt_shape(shape)}.")
     return arr
+
+
+@functools.lru_cache(maxsize=1024)
+def _fits(shape: tuple[int | None, ...], dims: tuple[int, ...]) -> bool:
+    """Whether an array of ``dims`` has the signature's ``shape`` (None: any size). Cached: a server
+    sees few distinct shapes, and the check costs more than the lookup."""
+    return len(dims) == len(shape) and all(d is None or d == a for d, a in zip(shape, dims))
 
 
 def inputs_from_data(data: Any, inputs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
