@@ -199,7 +199,7 @@ def v2_decode(body: dict[str, Any], binary: bytes, inputs: list[dict[str, Any]])
             raise BadInput(f"Unknown input {name!r}; the model's inputs are {', '.join(specs)}.")
         if name in out:
             raise BadInput(f"Input {name!r} is given twice.")
-        dtype = np.dtype(V2_TO_NUMPY[datatype])
+        dtype = _v2_numpy(datatype)
         size = params.get("binary_data_size")
         if size is not None:
             arr = _binary_tensor(binary, offset, size, datatype, name)
@@ -227,7 +227,7 @@ def _binary_tensor(binary: bytes, offset: int, size: Any, datatype: str, name: s
                        f"({len(binary) - offset} bytes of binary data left).")
     if datatype == "BYTES":
         return _decode_bytes_tensor(binary[offset : offset + size], name)
-    dtype = np.dtype(V2_TO_NUMPY[datatype])
+    dtype = _v2_numpy(datatype)
     if size % dtype.itemsize:
         raise BadInput(f"Input {name!r}: {size} bytes are not a whole number of {datatype} values.")
     return np.frombuffer(binary, dtype=dtype, count=size // dtype.itemsize, offset=offset)
@@ -245,12 +245,23 @@ def _decode_bytes_tensor(buf: bytes, name: str) -> np.ndarray:
     return np.array(items, dtype=object)
 
 
+@functools.lru_cache(maxsize=64)
+def _v2_numpy(datatype: str) -> np.dtype:
+    return np.dtype(V2_TO_NUMPY[datatype])
+
+
+@functools.lru_cache(maxsize=64)
+def _v2_datatype(dtype: np.dtype) -> str:
+    """The v2 datatype of an output's dtype (cached: ``str(dtype)`` costs microseconds in numpy 2)."""
+    return NUMPY_TO_V2.get(str(dtype), "BYTES" if dtype.kind in "OUS" else "FP64")
+
+
 def v2_encode(outputs: dict[str, np.ndarray], binary_names: set[str]) -> tuple[list[dict[str, Any]], bytes]:
     """Response tensors: flattened JSON data, or raw bytes for outputs asked for in binary."""
     tensors, chunks = [], []
     for name, arr in outputs.items():
         arr = np.asarray(arr)
-        datatype = NUMPY_TO_V2.get(str(arr.dtype), "BYTES" if arr.dtype.kind in "OUS" else "FP64")
+        datatype = _v2_datatype(arr.dtype)
         entry: dict[str, Any] = {"name": name, "shape": list(arr.shape), "datatype": datatype}
         if name in binary_names and datatype != "BYTES":
             raw = np.ascontiguousarray(arr).tobytes()
