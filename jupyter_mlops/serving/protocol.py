@@ -243,6 +243,10 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
                     except StopIteration as done:
                         response = done.value
                         break
+            except BaseException:  # cancelled (shutdown): no answer will come, so do not leave the client waiting
+                self.phase = CLOSING
+                self.transport.close()
+                raise
             finally:
                 self.busy = False
             self._send(req, response, keep_alive)
