@@ -136,6 +136,14 @@ def render(endpoint: str, listen: Listen, bays: list[str], routes: Path) -> str:
     "~^[A-Za-z0-9_][A-Za-z0-9._-]*$" n/$http_{HEADER.replace("-", "_")};
     default "-";
   }}
+  # $realpath_root read once per request: a `set` evaluates its value twice (length, then copy), and a
+  # table that changes in between gives a longer path than the length taken ("no buffer space", a 500)
+  map $realpath_root $mlops_target {{
+    "~^(.*)$" $1;
+  }}
+  map $realpath_root $mlops_mirror_target {{
+    "~^(.*)$" $1;
+  }}
   map $http_x_request_id $mlops_request_id {{
     "" $request_id;
     default $http_x_request_id;
@@ -149,7 +157,6 @@ def render(endpoint: str, listen: Listen, bays: list[str], routes: Path) -> str:
       error_page 404 /_mlops_unknown;
       if ($mlops_route = "-") {{ return 404; }}
       if (!-e $document_root) {{ return 404; }}
-      set $mlops_target $realpath_root;
       if ($mlops_target ~ "/d/([0-9]+)@([^@/]+)(@m)?$") {{
         set $mlops_bay b$1;
         set $mlops_deployment $2;
@@ -171,7 +178,6 @@ def render(endpoint: str, listen: Listen, bays: list[str], routes: Path) -> str:
     location = /_mlops_mirror {{
       internal;
       root {routes}/cur/$mlops_mirror_slot;
-      set $mlops_mirror_target $realpath_root;
       if ($mlops_mirror_target ~ "/d/([0-9]+)@") {{ set $mlops_mirror_bay b$1; }}
       if ($mlops_mirror_bay = "") {{ return 204; }}
 {_PROXY}      proxy_pass http://$mlops_mirror_bay$request_uri;
