@@ -406,16 +406,22 @@ def create_endpoint(
     hostname: str | None = None,
     dry_run: bool = False,
     output_dir: str | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    tls_ca: str | None = None,
     workspace: WorkspaceArg = None,
 ) -> Endpoint:
     """A stable scoring URI for deployments to stand behind (``deploy(..., endpoint=name)``).
 
     ``auth``: ``"key"`` (primary and secondary keys, :func:`get_endpoint_keys`), ``"token"`` (expiring
     tokens, :func:`get_token`) or ``"none"``. On ``process`` and ``docker`` targets nginx routes on
-    ``port`` (a free one by default); on ``kubernetes`` a Gateway API HTTPRoute attached to ``gateway``
-    (``dry_run`` writes it to ``output_dir`` beside the deployments' manifests)."""
+    ``port`` (a free one by default), with HTTPS when given ``tls_cert`` and ``tls_key`` (PEM files, as
+    :func:`deploy` takes them; ``tls_ca`` is what clients and ``score()`` trust, the certificate itself
+    by default): the scoring URI is then ``https://``. Its nginx is started again when the endpoint is
+    used after a restart. On ``kubernetes`` a Gateway API HTTPRoute attached to ``gateway`` (``dry_run``
+    writes it to ``output_dir`` beside the deployments' manifests)."""
     return _endpoints(workspace).create(name, target, auth, host, port, namespace, gateway, hostname, dry_run,
-                                        output_dir)
+                                        output_dir, tls_cert, tls_key, tls_ca)
 
 
 def get_endpoint(name: str, *, workspace: WorkspaceArg = None) -> Endpoint:

@@ -18,7 +18,7 @@ from .spec import Command, Done, Invocation, Option
 def _create(inv: Invocation, a: Namespace) -> Any:
     return api.create_endpoint(a.name, target=a.target, auth=a.auth, host=a.host, port=a.port, namespace=a.namespace,
                                gateway=a.gateway, hostname=a.hostname, dry_run=a.dry_run, output_dir=a.output_dir,
-                               workspace=inv.workspace)
+                               tls_cert=a.tls_cert, tls_key=a.tls_key, tls_ca=a.tls_ca, workspace=inv.workspace)
 
 
 def _list(inv: Invocation, a: Namespace) -> Any:
@@ -103,6 +103,9 @@ COMMANDS = (
                default="key"),
         Option("host", ("--host",), "address nginx listens on (default 127.0.0.1)", default="127.0.0.1"),
         Option("port", ("--port",), "port (default: a free one)", parse=_port),
+        Option("tls_cert", ("--tls-cert",), "certificate file (PEM): nginx answers HTTPS", complete="path"),
+        Option("tls_key", ("--tls-key",), "private key file (PEM)", complete="path"),
+        Option("tls_ca", ("--tls-ca",), "CA file clients trust (default: the certificate)", complete="path"),
         Option("namespace", ("--namespace",), "namespace of the HTTPRoute (kubernetes)"),
         Option("gateway", ("--gateway",), "the Gateway the HTTPRoute attaches to (kubernetes; default mlops-gateway)"),
         Option("hostname", ("--hostname",), "host name the route answers (kubernetes)"),

@@ -2,12 +2,15 @@
 
 The traffic split, the mirror share and which deployments stand behind an endpoint are its record
 in the metadata store; the proxy (nginx here, a Gateway API ``HTTPRoute`` on Kubernetes) is
-generated from that record whenever it changes (:meth:`EndpointService.apply`).
+generated from that record whenever it changes (:meth:`EndpointService.apply`). A local endpoint's
+nginx that is not running (the machine restarted, the process was killed) is started again whenever
+the endpoint is used: read, scored through, or its traffic set.
 """
 
 from __future__ import annotations
 
 import builtins
+import os
 import shutil
 import time
 from pathlib import Path
@@ -27,7 +30,7 @@ from ..store.paging import fetch_page
 from ..store.schema import deployments, endpoint_events, endpoints, images
 from ..workspace import Workspace
 from . import gateway
-from .nginx import HEADER, Nginx, Routes, locked, render_front, render_router, router_address
+from .nginx import BAYS, HEADER, Listen, Nginx, Routes, free_bay, locked, render, write_table
 from .records import Endpoint, EndpointEvent, EndpointList, Token
 
 AUTH_MODES = ("key", "token", "none")
@@ -47,7 +50,8 @@ class EndpointService:
     # --- create, read, delete ---------------------------------------------------------------------
     def create(self, name: str, target: str | None = None, auth: str = "key", host: str = "127.0.0.1",
                port: int | None = None, namespace: str | None = None, gateway_name: str | None = None,
-               hostname: str | None = None, dry_run: bool = False, output_dir: str | None = None) -> Endpoint:
+               hostname: str | None = None, dry_run: bool = False, output_dir: str | None = None,
+               tls_cert: str | None = None, tls_key: str | None = None, tls_ca: str | None = None) -> Endpoint:
         validate_name(name, "endpoint")
         target = target or self.ws.default_target
         if target not in TARGETS:
@@ -58,10 +62,14 @@ class EndpointService:
             if namespace or gateway_name or hostname or dry_run or output_dir:
                 raise UsageError(f"namespace, gateway, hostname, dry_run and output_dir are for kubernetes endpoints, "
                                  f"not {target!r}.")
-            config: dict[str, Any] = {"host": host, "port": port or free_port(host)}
+            _check_tls(tls_cert, tls_key, tls_ca)
+            config: dict[str, Any] = {"host": host, "port": port or free_port(host),
+                                      "bays": [f"127.0.0.1:{free_port()}" for _ in range(BAYS)]}
         else:
             if port is not None:
                 raise UsageError("A kubernetes endpoint listens on its Gateway: port is not a setting of it.")
+            if tls_cert or tls_key or tls_ca:
+                raise UsageError("A kubernetes endpoint's TLS is its Gateway's listener: no tls_cert here.")
             config = {"namespace": namespace or "default", "gateway": gateway_name or "mlops-gateway",
                       "hostname": hostname, "dry_run": dry_run,
                       "output_dir": output_dir or str(self.home(name) / "manifests")}
@@ -75,8 +83,8 @@ class EndpointService:
         try:
             if auth != "none":
                 keyring.create(keyring.endpoint_secrets_dir(self.ws, name), tokens=auth == "token")
-            if target in LOCAL:
-                self._start_proxy(name, config)
+            if tls_cert:
+                self._set(name, config={**config, **self._stage_tls(name, tls_cert, tls_key, tls_ca)})
             self.apply(name)
         except BaseException:
             self._stop_proxy(name)
@@ -84,15 +92,15 @@ class EndpointService:
                 self._drop(conn, self._row(conn, name).id)
             shutil.rmtree(self.home(name), ignore_errors=True)
             raise
-        uri = (f"http://{config['host']}:{config['port']}/score" if target in LOCAL
+        scheme = "https" if tls_cert else "http"
+        uri = (f"{scheme}://{config['host']}:{config['port']}/score" if target in LOCAL
                else f"http://{gateway.hostname(name, config)}/score")
         self._set(name, state="healthy", scoring_uri=uri)
         self.event(name, "created", f"{target} endpoint, {auth} auth, scoring URI {uri}")
         return self.get(name)
 
     def get(self, name: str) -> Endpoint:
-        with self.ws.metadata.read() as conn:
-            row = self._row(conn, name)
+        row = self._running(name)
         state = self._live_state(row)
         if state != row.state:
             self._set(name, state=state)
@@ -135,6 +143,11 @@ class EndpointService:
             raise UsageError(f"Deployments behind endpoint {endpoint!r} serve plain HTTP to its proxy: "
                              "no tls_cert here.")
         settings.pop("auth", None)
+        if row.target in LOCAL:
+            if settings.get("port"):
+                raise UsageError(f"A deployment behind endpoint {endpoint!r} listens on a port the endpoint set "
+                                 "aside: no port here.")
+            settings["port"] = self._free_bay(endpoint)
         if row.target == "kubernetes":
             for key in ("namespace", "dry_run", "output_dir"):
                 settings.setdefault(key, row.config[key])
@@ -198,14 +211,13 @@ class EndpointService:
         return self.get(name)
 
     def apply(self, name: str) -> None:
-        """Make the proxy what the record says: reload nginx's router, or render (and apply) the route."""
+        """Make the proxy what the record says: a new routing table for nginx (started if it is not
+        running), or the HTTPRoute rendered (and applied)."""
         with locked(self.home(name)):
             with self.ws.metadata.read() as conn:
                 row = self._row(conn, name)
             if row.target in LOCAL:
-                routes = Routes(name, self._backends(row.traffic), dict(row.traffic), dict(row.mirror),
-                                int((row.handle or {}).get("generation", 0)))
-                Nginx(self.home(name) / "router").reload(render_router(routes, router_address(self.home(name))))
+                self._run_proxy(row)
                 return
             from ..deployments.targets.kubernetes import apply, to_yaml
 
@@ -269,9 +281,11 @@ class EndpointService:
                                 f"{', '.join(sorted(row.traffic)) or 'none'}.")
         if row.target not in LOCAL:
             raise DeploymentError(f"Endpoint {name!r} is on kubernetes: score it through its Gateway.")
+        self._running(name)
         secret = keyring.credential(keyring.endpoint_secrets_dir(self.ws, name), name) if row.auth != "none" else None
         headers = {HEADER: deployment} if deployment else None
-        return client.score(row.scoring_uri, data, secret, None, timeout, headers=headers)
+        cafile = row.config.get("tls_ca") or row.config.get("tls_cert")
+        return client.score(row.scoring_uri, data, secret, cafile, timeout, headers=headers)
 
     # --- events -------------------------------------------------------------------------------
     def event(self, name: str, kind: str, message: str, data: dict[str, Any] | None = None) -> None:
@@ -281,22 +295,82 @@ class EndpointService:
                                                          message=message, data=data))
 
     # --- the proxy's processes ------------------------------------------------------------------
-    def _start_proxy(self, name: str, config: dict[str, Any]) -> None:
-        home = self.home(name)
-        empty = Routes(name, {}, {}, {}, 0)
-        router = router_address(home)
-        Nginx(home / "router").start(render_router(empty, router), socket=router)
-        Nginx(home / "front").start(render_front(config["host"], config["port"], router))
+    def _run_proxy(self, row: Any) -> None:
+        """The routing table from the record, and nginx running (under the endpoint's lock). nginx is
+        reloaded only when its bays change: a deployment on an address that is not one of them."""
+        home = self.home(row.name)
+        nginx = Nginx(home / "nginx")
+        backends = self._backends(row.traffic)
+        bays = _bays(list(row.config.get("bays") or []), backends)
+        if bays != row.config.get("bays"):
+            self._set(row.name, config={**row.config, "bays": bays})
+        routes = Routes(row.name, backends, dict(row.traffic), dict(row.mirror),
+                        int((row.handle or {}).get("generation", 0)))
+        text = render(row.name, _listen(row.config), bays, home / "routes")
+        if nginx.running():
+            if bays != row.config.get("bays"):
+                nginx.reload(text)  # first: the current table reaches no bay that moves
+            write_table(routes, bays, home / "routes")
+            return
+        write_table(routes, bays, home / "routes")
+        for legacy in ("front", "router"):  # an endpoint made when it had two nginx instances
+            Nginx(home / legacy).stop()
+        nginx.start(text)
+        if row.state != "creating":
+            self.event(row.name, "proxy-started", "nginx was not running (a restart, or it was stopped): "
+                       "started it again")
+
+    def _running(self, name: str) -> Any:
+        """The endpoint's record, once its nginx runs (a local endpoint)."""
+        with self.ws.metadata.read() as conn:
+            row = self._row(conn, name)
+        if row.target in LOCAL and row.state != "creating" and not Nginx(self.home(name) / "nginx").running():
+            self.apply(name)
+        return row
+
+    def _free_bay(self, name: str, renew: bool = True) -> int:
+        """The port of a bay no deployment behind the endpoint uses and nothing listens on: the next one
+        after the last given, so a port just left by a deployment is the last to be taken again."""
+        with locked(self.home(name)):  # the config changes only under it
+            with self.ws.metadata.read() as conn:
+                row = self._row(conn, name)
+            bays, used = list(row.config.get("bays") or []), set(self._backends(row.traffic).values())
+            last = int(row.config.get("last_bay", -1))
+            for i in [(last + 1 + k) % len(bays) for k in range(len(bays))]:
+                host, port = bays[i].rsplit(":", 1)
+                if bays[i] not in used and free_bay(host, int(port)):
+                    self._set(name, config={**row.config, "last_bay": i})
+                    return int(port)
+        if len(used) >= BAYS or not renew:
+            raise ConflictError(f"Endpoint {name!r} has {len(used)} deployments behind it and no port set aside "
+                                f"for another (at most {BAYS}): remove one first.")
+        # other programs took every free bay's port: set new ones aside, with a reload of nginx
+        self._set(name, config={**row.config, "bays": [a if a in used else "" for a in bays]})
+        self.apply(name)
+        self.event(name, "bays-renewed", "other programs listened on the ports set aside for deployments: "
+                   "new ones set aside (nginx reloaded)")
+        return self._free_bay(name, renew=False)
+
+    def _stage_tls(self, name: str, cert: str, key: str | None, ca: str | None) -> dict[str, Any]:
+        """Copies of the certificate and key in the endpoint's folder (nginx reads them again when it
+        starts after a restart); the CA file stays where it is, for clients."""
+        folder = self.home(name) / "tls"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cert, folder / "cert.pem")
+        fd = os.open(folder / "key.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(Path(key or cert).read_bytes())
+        return {"tls_cert": str(folder / "cert.pem"), "tls_key": str(folder / "key.pem"),
+                "tls_ca": str(Path(ca).resolve()) if ca else None}
 
     def _stop_proxy(self, name: str) -> None:
-        for part in ("front", "router"):  # the front first: nothing new reaches a router that goes
+        for part in ("nginx", "front", "router"):  # front and router: endpoints made with two instances
             Nginx(self.home(name) / part).stop()
 
     def _live_state(self, row: Any) -> str:
         if row.state == "creating" or row.target not in LOCAL:
             return str(row.state)
-        up = all(Nginx(self.home(row.name) / part).running() for part in ("front", "router"))
-        return "healthy" if up else "unhealthy"
+        return "healthy" if Nginx(self.home(row.name) / "nginx").running() else "unhealthy"
 
     # --- records --------------------------------------------------------------------------------
     def _exists(self, name: str) -> bool:
@@ -348,6 +422,31 @@ class EndpointService:
             deployments={d: behind[d] for d in r.traffic if d in behind}, rollout=r.rollout, config=dict(r.config),
             created_at=r.created_at, updated_at=r.updated_at, events=history.get(r.id, []), _service=self,
         ) for r in rows]
+
+
+def _bays(bays: list[str], backends: dict[str, str]) -> list[str]:
+    """``BAYS`` addresses for nginx's upstreams: each deployment's where it is (a deployment on another
+    address, of an endpoint made before bays, takes the place of an unused one), unused and empty ones
+    renewed with free ports."""
+    used = set(backends.values())
+    missing = sorted(used - set(bays))
+    out = (bays + [""] * BAYS)[:max(BAYS, len(bays))]
+    for i, addr in enumerate(out):
+        if addr not in used:
+            out[i] = missing.pop(0) if missing else (addr or f"127.0.0.1:{free_port()}")
+    return out + missing
+
+
+def _listen(config: dict[str, Any]) -> Listen:
+    return Listen(config["host"], int(config["port"]), config.get("tls_cert"), config.get("tls_key"))
+
+
+def _check_tls(cert: str | None, key: str | None, ca: str | None) -> None:
+    if (key or ca) and not cert:
+        raise UsageError("A TLS key or CA file needs its certificate (tls_cert).")
+    for what, path in (("TLS certificate", cert), ("TLS key file", key), ("TLS CA file", ca)):
+        if path and not Path(path).is_file():
+            raise UsageError(f"{what} {path!r} does not exist.")
 
 
 def _shares(endpoint: str, behind: dict[str, int], given: dict[str, Any], what: str) -> dict[str, int]:

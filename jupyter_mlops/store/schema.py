@@ -159,12 +159,12 @@ endpoints = Table(
     Column("name", NAME, nullable=False, unique=True),
     Column("target", String(32), nullable=False),
     Column("auth", String(16), nullable=False),  # key, token or none
-    Column("config", JSON, nullable=False),  # host, port, router port; namespace, gateway on kubernetes
+    Column("config", JSON, nullable=False),  # host, port, bays, TLS files; namespace, gateway on kubernetes
     Column("traffic", JSON, nullable=False),  # {deployment: percent}: every deployment behind it
     Column("mirror", JSON, nullable=False),  # {deployment: percent of live traffic copied to it}
     Column("state", String(32), nullable=False),
     Column("scoring_uri", String(1024)),
-    Column("handle", JSON),  # the proxy: nginx prefixes and generation, or the manifests
+    Column("handle", JSON),  # the proxy: the routing generation, or the manifests
     Column("rollout", JSON),  # the rollout in progress (or the last one): steps, position, owner, outcome
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
