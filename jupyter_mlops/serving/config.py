@@ -48,7 +48,7 @@ class ServerConfig:
     listen_when_ready: bool = False
     status_dir: str | None = None
     drain_s: float = 0.0
-    # Connection limits, per worker (see connections.py): a longer header gets 431; a header not whole
+    # Connection limits, per worker (enforced in protocol.py): a longer header gets 431; a header not whole
     # within header_timeout_s, or a body that sends nothing for body_timeout_s, gets 408; a connection
     # idle for keep_alive_timeout_s is closed; past max_connections the oldest idle one is closed to
     # make room, or the new one gets 503 when none is idle.

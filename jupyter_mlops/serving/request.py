@@ -48,7 +48,7 @@ class Request:
         chunks, size = [], 0
         while True:
             message = await self.receive()
-            if message["type"] == "http.disconnect":  # gone, or cut off for stalling (connections.py)
+            if message["type"] == "http.disconnect":  # the ASGI server says the client is gone
                 raise HTTPError(408, "The request's body did not arrive whole.")
             chunk = message.get("body", b"")
             size += len(chunk)
