@@ -274,14 +274,12 @@ class EndpointService:
         return row
 
     def score(self, name: str, data: Any, deployment: str | None = None, timeout: float = 30.0) -> Any:
-        with self.ws.metadata.read() as conn:
-            row = self._row(conn, name)
+        row = self._running(name)
         if deployment is not None and deployment not in row.traffic:
             raise NotFoundError(f"Endpoint {name!r} has no deployment {deployment!r}; it has: "
                                 f"{', '.join(sorted(row.traffic)) or 'none'}.")
         if row.target not in LOCAL:
             raise DeploymentError(f"Endpoint {name!r} is on kubernetes: score it through its Gateway.")
-        self._running(name)
         secret = keyring.credential(keyring.endpoint_secrets_dir(self.ws, name), name) if row.auth != "none" else None
         headers = {HEADER: deployment} if deployment else None
         cafile = row.config.get("tls_ca") or row.config.get("tls_cert")

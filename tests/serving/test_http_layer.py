@@ -20,6 +20,7 @@ from jupyter_mlops.serving.config import ServerConfig
 from jupyter_mlops.serving.runtime import Runtime
 
 from .conftest import RunningServer
+from .test_connections import _read_until_closed
 
 ROWS = [[0.1 * i] * 20 for i in range(3)]
 
@@ -102,10 +103,7 @@ def test_http_1_0_is_answered_and_closed(start_server: Callable[..., RunningServ
     server = start_server(["lr"])
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(_score(ROWS[2]).replace(b"HTTP/1.1", b"HTTP/1.0", 1))
-        sock.settimeout(10)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
+        data, _ = _read_until_closed(sock)
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK") and b"connection: close" in head
     assert body == _expected(server)[2]
@@ -127,10 +125,7 @@ def test_a_body_declared_over_the_limit_gets_413_before_it_is_sent(start_server:
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 5000\r\n\r\n")  # and no body: the answer must not wait for it
-        sock.settimeout(10)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
+        data, _ = _read_until_closed(sock)
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 ") and b"connection: close" in head
     assert json.loads(body)["message"] == "Request body of 5000 bytes is over the limit of 4096 bytes."
