@@ -35,7 +35,7 @@ class Batcher:
         self._last_rows = 0
 
     async def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        n = _rows(inputs)
+        n = rows(inputs)
         if n is None or n >= self.max_size:
             result: dict[str, np.ndarray] = await asyncio.to_thread(self.scorer.predict, inputs)
             return result
@@ -78,38 +78,58 @@ class Batcher:
         return batch
 
     async def _run(self, batch: list[Item]) -> None:
-        try:
-            if len(batch) == 1 and self._queue is not None and self._queue.empty():
-                results = [self.scorer.predict(batch[0][0])]
-            elif len(batch) == 1:
-                results = [await asyncio.to_thread(self.scorer.predict, batch[0][0])]
-            else:
-                merged = {k: np.concatenate([b[0][k] for b in batch]) for k in batch[0][0]}
-                results = _split(await asyncio.to_thread(self.scorer.predict, merged), [b[1] for b in batch])
-        except Exception as exc:
-            if len(batch) > 1:  # one bad merged run: answer each request on its own
-                for item in batch:
-                    await self._run([item])
-            elif not batch[0][2].done():
-                batch[0][2].set_exception(exc)
-            return
+        inputs, counts = [b[0] for b in batch], [b[1] for b in batch]
+        if len(batch) == 1 and self._queue is not None and self._queue.empty():
+            results = predict_each(self.scorer, inputs, counts)
+        else:
+            results = await asyncio.to_thread(predict_each, self.scorer, inputs, counts)
         if self.metrics is not None:
-            self.metrics.observe_batch(self.scorer.name, sum(b[1] for b in batch))
+            self.metrics.observe_batch(self.scorer.name, sum(counts))
         for (_, _, future), result in zip(batch, results):
-            if not future.done():
-                future.set_result(result)
+            settle(future, result)
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
 
 
-def _rows(inputs: dict[str, np.ndarray]) -> int | None:
+def rows(inputs: dict[str, np.ndarray]) -> int | None:
+    """The request's row count: the first dimension its inputs share; None when they share none."""
     counts = {a.shape[0] if a.ndim else None for a in inputs.values()}
     return counts.pop() if len(counts) == 1 else None
 
 
-def _split(outputs: dict[str, np.ndarray], counts: list[int]) -> list[dict[str, np.ndarray]]:
+def predict_each(scorer: ModelScorer, batch: list[dict[str, np.ndarray]],
+                 counts: list[int]) -> list[dict[str, np.ndarray] | Exception]:
+    """Several requests' inputs in one ``predict``, its outputs split back by row counts: each
+    request's outputs, or the exception that is its answer. When the merged run fails (inputs that
+    do not stack, or one request the model rejects), each runs on its own, so a bad request fails
+    alone."""
+    if len(batch) > 1:
+        try:
+            merged = {k: np.concatenate([b[k] for b in batch]) for k in batch[0]}
+            return _split(scorer.predict(merged), counts)
+        except Exception:
+            pass
+    results: list[dict[str, np.ndarray] | Exception] = []
+    for inputs in batch:
+        try:
+            results.append(scorer.predict(inputs))
+        except Exception as exc:
+            results.append(exc)
+    return results
+
+
+def settle(future: asyncio.Future[Any], result: dict[str, np.ndarray] | Exception) -> None:
+    if future.done():  # cancelled meanwhile
+        return
+    if isinstance(result, Exception):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
+def _split(outputs: dict[str, np.ndarray], counts: list[int]) -> list[dict[str, np.ndarray] | Exception]:
     total = sum(counts)
     if any(np.ndim(v) == 0 or len(v) != total for v in outputs.values()):
         raise ValueError("outputs have no batch dimension")

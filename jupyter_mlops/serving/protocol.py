@@ -34,6 +34,7 @@ import asyncio
 import socket
 from collections import deque
 from collections.abc import Coroutine
+from functools import partial
 from http import HTTPStatus
 from itertools import count
 from typing import Any
@@ -43,6 +44,7 @@ import httptools
 
 from . import encoding
 from .app import ScoringApp, response_head
+from .coalescing import TurnFuture
 from .connections import ConnectionLimits
 from .errors import error_body
 from .request import Request, Response, parse_length
@@ -213,15 +215,26 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
 
         # --- answering ----------------------------------------------------------------------------
         def _answer(self, req: Request, keep_alive: bool) -> None:
-            """Run the app's coroutine now; if it has to wait, let a task carry on from there (in a copy
-            of the context, as a task would have been: what the first step set, it sees)."""
-            coro = app.handle(req)
+            """Run the app's coroutine now. If it waits on a :class:`TurnFuture` (its model run is
+            coalesced with this turn's other requests), it carries on in place once that is settled;
+            if it waits on anything else, a task carries on from there."""
+            self._step(app.handle(req), req, keep_alive)
+
+        def _step(self, coro: Coroutine[Any, Any, Response], req: Request, keep_alive: bool) -> None:
             try:
                 awaited = coro.send(None)
             except StopIteration as done:
-                self._send(req, done.value, keep_alive)
+                if self.busy:  # resumed: the requests behind this one go on
+                    self.busy = False
+                    self._send(req, done.value, keep_alive)
+                    self._next()
+                else:
+                    self._send(req, done.value, keep_alive)
                 return
             self.busy = True
+            if type(awaited) is TurnFuture:
+                awaited.resume = partial(self._step, coro, req, keep_alive)
+                return
             task = self.loop.create_task(self._finish(coro, awaited, req, keep_alive))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -250,6 +263,10 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
             finally:
                 self.busy = False
             self._send(req, response, keep_alive)
+            self._next()
+
+        def _next(self) -> None:
+            """After an answer that waited: answer the requests pipelined behind it, then read on."""
             while self.waiting and not self.busy and self.phase != CLOSING:
                 self._answer(*self.waiting.popleft())
             if not self.busy and not self.write_paused and self.phase != CLOSING:

@@ -14,6 +14,7 @@ import numpy as np
 from . import layout
 from .auth import KeyChecker
 from .batching import Batcher
+from .coalescing import Coalescer, coalescable
 from .collector import DataCollector, current_request
 from .config import ServerConfig
 from .errors import HTTPError
@@ -32,6 +33,7 @@ class Runtime:
         self.scorers: dict[str, dict[int, ModelScorer]] = {}
         self.script: ScriptScorer | None = None
         self.batchers: dict[tuple[str, int], Batcher] = {}
+        self.coalescers: dict[tuple[str, int], Coalescer | None] = {}
         self.ready = False
         self.draining = False  # set on SIGTERM with a drain period: answers carry Connection: close
         self.failure: str | None = None
@@ -133,7 +135,15 @@ class Runtime:
                     scorer, self.config.max_batch_size, self.config.max_batch_delay_ms / 1000, self.metrics
                 )
             return await batcher.predict(inputs)
-        return scorer.predict(inputs)  # onnxruntime is fast and cannot hang: inline beats a thread hop
+        # onnxruntime is fast and cannot hang: inline beats a thread hop; with what else came this turn
+        try:
+            coalescer = self.coalescers[scorer.key]
+        except KeyError:
+            coalescer = self.coalescers[scorer.key] = (
+                Coalescer(scorer, self.metrics) if self.config.coalesce and coalescable(scorer) else None)
+        if coalescer is None:
+            return scorer.predict(inputs)
+        return await coalescer.predict(inputs)
 
     async def run_script(self, body: str, req: Request) -> Any:
         assert self.script is not None

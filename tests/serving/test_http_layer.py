@@ -55,11 +55,14 @@ def _expected(server: RunningServer) -> list[bytes]:
     return [httpx.post(f"{server.url}/score", json={"data": [row]}).content for row in ROWS]
 
 
-@pytest.mark.parametrize("batching", [False, True], ids=["answered-at-once", "answers-that-wait"])
-def test_pipelined_requests_are_answered_in_order(start_server: Callable[..., RunningServer], batching: bool) -> None:
-    # With batching on, every /score answer waits on the batcher's future: the protocol carries on
-    # as a task while the requests pipelined behind it wait their turn.
-    server = start_server(["lr"], **({"max_batch_size": 8} if batching else {}))
+@pytest.mark.parametrize("settings", [{"coalesce": False}, {}, {"max_batch_size": 8}],
+                         ids=["answered-at-once", "coalesced", "answers-that-wait"])
+def test_pipelined_requests_are_answered_in_order(start_server: Callable[..., RunningServer],
+                                                  settings: dict[str, object]) -> None:
+    # Coalesced (the default), a /score answer waits for the end of its turn of the loop and the
+    # protocol resumes it in place; with batching on, it waits on the batcher's future and the
+    # protocol carries on as a task. Either way the requests pipelined behind it wait their turn.
+    server = start_server(["lr"], **settings)
     expected = _expected(server)
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(b"".join(_score(row) for row in ROWS) + b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n" + _score(ROWS[0]))

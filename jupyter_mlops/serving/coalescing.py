@@ -1,0 +1,90 @@
+"""Coalescing: requests for one model that arrive in the same turn of the event loop share one run.
+
+Under concurrent load a worker reads several requests per turn of its loop (every connection
+that had data when it polled). Each used to pay the model runtime's fixed cost per call
+(onnxruntime's ``run`` is ~10 us for a single row, more once the request path has left the
+caches cold), and the rows themselves cost little. Here a request's inputs wait only until the
+requests read in the same turn have been parsed (no timer, no waiting for more to arrive), then
+all of them run as one ``predict`` and the outputs are split back. A lone request runs alone
+at the end of its turn, so at low load nothing waits.
+
+Unlike adaptive batching (batching.py, opt-in, which waits up to ``max_batch_delay_ms`` for
+company and runs on a thread), nothing here waits for requests that have not arrived, and the run
+stays on the loop's thread. It is on for models whose inputs all have a free first (batch)
+dimension, and off with ``coalesce=False``: a merged run's outputs match single-row runs to
+float rounding (onnxruntime's kernels for several rows sum in another order), exactly as when a
+client sends several rows itself.
+
+The HTTP layer (protocol.py) resumes a request waiting on a :class:`TurnFuture` in place when its
+result is set, without a task; under an ASGI server a task awaits it as any future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .batching import predict_each, rows, settle
+from .scorers import ModelScorer
+
+log = logging.getLogger("jupyter_mlops.serving")
+MAX_ROWS = 512  # rows per merged run; more in one turn make several runs
+
+
+class TurnFuture(asyncio.Future):  # type: ignore[type-arg]
+    """Settled by the end of the turn it was made in. The HTTP layer sets ``resume`` to carry on
+    the request that awaits it, called once the result is set."""
+
+    resume: Callable[[], None] | None = None
+
+
+class Coalescer:
+    def __init__(self, scorer: ModelScorer, metrics: Any = None, max_rows: int = MAX_ROWS) -> None:
+        self.scorer = scorer
+        self.metrics = metrics
+        self.max_rows = max_rows
+        self._waiting: list[tuple[dict[str, np.ndarray], int, TurnFuture]] = []
+
+    async def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = rows(inputs)
+        if n is None or n >= self.max_rows:
+            return self.scorer.predict(inputs)
+        loop = asyncio.get_running_loop()
+        future = TurnFuture(loop=loop)
+        if not self._waiting:
+            loop.call_soon(self._run)  # after this turn's reads: the callbacks of every ready connection
+        self._waiting.append((inputs, n, future))
+        result: dict[str, np.ndarray] = await future
+        return result
+
+    def _run(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        start = 0
+        while start < len(waiting):
+            end, total = start + 1, waiting[start][1]
+            while end < len(waiting) and total + waiting[end][1] <= self.max_rows:
+                total += waiting[end][1]
+                end += 1
+            batch = waiting[start:end]
+            results = predict_each(self.scorer, [b[0] for b in batch], [b[1] for b in batch])
+            if self.metrics is not None:
+                self.metrics.observe_batch(self.scorer.name, total)
+            for (_, _, future), result in zip(batch, results):
+                settle(future, result)
+            for _, _, future in batch:
+                if future.resume is not None:
+                    try:
+                        future.resume()
+                    except Exception:  # one request's failure to answer is not the others'
+                        log.exception("resuming a request after its coalesced run failed")
+            start = end
+
+
+def coalescable(scorer: ModelScorer) -> bool:
+    """Whether the model's signature gives every input a free first (batch) dimension."""
+    specs = scorer.inputs
+    return bool(specs) and all(s.get("shape") and s["shape"][0] is None for s in specs)

@@ -1,0 +1,115 @@
+"""Coalescing (serving/coalescing.py): requests read in the same turn of the loop share one model run,
+and each still gets its own answer, or its own error."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from jupyter_mlops.appdir import resolve_models, write_app_dir
+from jupyter_mlops.registry.models import ModelRegistry
+from jupyter_mlops.serving.app import ScoringApp
+from jupyter_mlops.serving.coalescing import Coalescer, coalescable
+from jupyter_mlops.serving.config import ServerConfig
+from jupyter_mlops.serving.errors import BadInput
+from jupyter_mlops.serving.runtime import Runtime
+from jupyter_mlops.serving.scorers import OnnxScorer
+
+from ..modelfactory import onnx_logreg, training_data
+from .conftest import RunningServer
+
+
+def _batch_counts(metrics: str) -> tuple[float, float]:
+    """(runs, rows) of the model 'lr' in /metrics' batch-size histogram; (0, 0) when it has none."""
+    count = re.search(r'mlops_batch_size_count\{model="lr"\} (\S+)', metrics)
+    total = re.search(r'mlops_batch_size_sum\{model="lr"\} (\S+)', metrics)
+    return (float(count.group(1)), float(total.group(1))) if count and total else (0.0, 0.0)
+
+
+async def _fire(url: str, bodies: list[dict]) -> list[httpx.Response]:
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=len(bodies)), timeout=30) as client:
+        return await asyncio.gather(*(client.post(f"{url}/score", json=b) for b in bodies))
+
+
+def test_concurrent_requests_share_runs_and_each_gets_its_own_answer(
+        start_server: Callable[..., RunningServer]) -> None:
+    x = training_data(20, rows=128, seed=3)[0]
+    # 64 requests of 1, 2 or 3 rows (127 in all), on 64 connections at once
+    sizes = [1 + i % 3 for i in range(64)]
+    edges = np.cumsum(sizes)
+    bodies = [{"data": x[e - n:e].tolist()} for n, e in zip(sizes, edges)]
+    merged, alone = start_server(["lr"]), start_server(["lr"], coalesce=False)
+    got, want = asyncio.run(_fire(merged.url, bodies)), asyncio.run(_fire(alone.url, bodies))
+    assert [r.status_code for r in got] == [200] * 64
+    assert [r.json()["label"] for r in got] == [r.json()["label"] for r in want]
+    # Matches to float32 rounding: a run of several rows sums in another order than one of a single row
+    np.testing.assert_allclose(np.concatenate([r.json()["probabilities"] for r in got]),
+                               np.concatenate([r.json()["probabilities"] for r in want]), rtol=1e-5, atol=1e-7)
+    runs, rows = _batch_counts(httpx.get(f"{merged.url}/metrics").text)  # one worker: its counts are live
+    assert rows == sum(sizes) and runs < 64  # every row ran, and some requests shared a run
+    assert _batch_counts(httpx.get(f"{alone.url}/metrics").text) == (0.0, 0.0)  # coalesce=False: one run each
+
+
+def test_a_request_the_model_rejects_fails_alone_and_the_others_of_its_run_are_answered(tmp_path: Path) -> None:
+    scorer = OnnxScorer("lr", 1, onnx_logreg(tmp_path / "lr.onnx"))
+    calls: list[int] = []
+    predict = scorer.predict
+
+    def counted(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        calls.append(len(inputs["input"]))
+        return predict(inputs)
+
+    scorer.predict = counted  # type: ignore[method-assign]
+    x = training_data(20, rows=3, seed=1)[0]
+    good1, good2 = {"input": x[:1]}, {"input": x[1:3]}
+    bad = {"input": np.zeros((1, 19), np.float32)}  # a column short: onnxruntime refuses it
+
+    async def one_turn() -> list[object]:
+        coalescer = Coalescer(scorer)
+        return await asyncio.gather(coalescer.predict(good1), coalescer.predict(bad), coalescer.predict(good2),
+                                    return_exceptions=True)
+
+    first, error, second = asyncio.run(one_turn())
+    assert isinstance(error, BadInput) and "The model rejected the input" in str(error)
+    # The three do not stack (one is a column short), so each ran on its own
+    assert calls == [1, 1, 2]
+    for inputs, answer in ((good1, first), (good2, second)):
+        alone = predict(inputs)
+        assert isinstance(answer, dict) and answer.keys() == alone.keys()
+        np.testing.assert_array_equal(answer["label"], alone["label"])
+
+
+def test_the_app_coalesces_in_process_over_asgi(registry: ModelRegistry, tmp_path: Path) -> None:
+    """Under an ASGI server (here httpx's transport) each request is a task awaiting the turn's future."""
+    app_dir = tmp_path / "inprocess"
+    write_app_dir(registry.ws, resolve_models(registry.ws, ["lr"]), app_dir, None, port=0)
+    runtime = Runtime(ServerConfig.load(str(app_dir / "server.json")))
+    assert runtime.load()
+    x = training_data(20, rows=16, seed=2)[0]
+
+    async def call() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=ScoringApp(runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            return await asyncio.gather(*(client.post("/score", json={"data": [row.tolist()]}) for row in x))
+
+    replies = asyncio.run(call())
+    assert [r.status_code for r in replies] == [200] * 16
+    scorer = runtime.only_model()
+    assert [r.json()["label"][0] for r in replies] == [int(scorer.predict({"input": row[None]})["label"][0]) for row in x]
+    body = runtime.metrics.render()[0]
+    runs, rows = _batch_counts(body.decode() if isinstance(body, bytes) else body)
+    assert rows == 16 and runs < 16
+
+
+@pytest.mark.parametrize(("shape", "expected"), [([None, 20], True), ([1, 20], False), (None, False)])
+def test_only_models_with_a_free_batch_dimension_are_coalesced(tmp_path: Path, shape: list[int | None] | None,
+                                                               expected: bool) -> None:
+    scorer = OnnxScorer("lr", 1, onnx_logreg(tmp_path / "lr.onnx"))
+    scorer.signature = {**scorer.signature, "inputs": [{"name": "input", "dtype": "float32", "shape": shape}]}
+    assert coalescable(scorer) is expected
