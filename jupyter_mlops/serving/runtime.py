@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import threading
@@ -26,8 +27,9 @@ log = logging.getLogger("jupyter_mlops.serving")
 
 
 class Runtime:
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, freeze_after_load: bool = False) -> None:
         self.config = config
+        self.freeze_after_load = freeze_after_load  # the server's workers: see _freeze_heap
         self.metrics = Metrics()
         self.keys = KeyChecker(config.auth_keys, config.keys_file) if config.auth else None
         self.scorers: dict[str, dict[int, ModelScorer]] = {}
@@ -97,6 +99,8 @@ class Runtime:
             self.failure = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
             log.exception("init failed: %s", self.failure)
         finally:
+            if self.freeze_after_load:
+                _freeze_heap()
             self._loaded.set()
 
     def require_ready(self) -> None:
@@ -156,6 +160,19 @@ class Runtime:
             return await asyncio.wait_for(asyncio.to_thread(self.script.run, body, req.headers), timeout)
         except asyncio.TimeoutError:
             raise HTTPError(504, f"Scoring timed out after {timeout:g} s.") from None
+
+
+def _freeze_heap() -> None:
+    """Move what start-up made (modules, the models, the runtime's objects: some 160,000 objects
+    with onnxruntime and scikit-learn loaded) out of the cyclic garbage collector's reach.
+
+    Under concurrent load the objects of requests in flight survive young collections and pile up
+    as "long-lived", so the collector runs full passes every few seconds; each walked every object
+    in the process, 80-100 ms with the event loop stopped (p99 at 64 connections: 80 ms, against
+    7 ms frozen; bench/serve.py). Frozen objects are never collected, so garbage is collected
+    first, once."""
+    gc.collect()
+    gc.freeze()
 
 
 def configure_logging(level: str) -> None:

@@ -84,7 +84,7 @@ def run_worker(config: ServerConfig, sock: socket.socket) -> None:
     configure_logging(config.log_level)
     limits = ConnectionLimits.from_config(config)
     raise_open_files_limit(limits)
-    runtime = Runtime(config)
+    runtime = Runtime(config, freeze_after_load=True)
     if config.listen_when_ready and not runtime.load():
         runtime.write_status("failed")
         sys.exit(INIT_FAILED)
