@@ -1,13 +1,13 @@
 """Serving benchmark (run by hand): `.venv/bin/python bench/serve.py [--duration 5] [--only servers] [--payloads "1 row"]`.
 
-wrk (Debian) sends single-row requests on 127.0.0.1 at 1, 8 and 64 connections to:
+wrk (Debian) sends requests on 127.0.0.1 at 1, 8 and 64 connections to:
   ours      jupyter-mlops serve, auth and metrics on;
-  minimal   a minimal Starlette + uvicorn + orjson server doing the same session.run
-            (bench/minimal_server.py), with the same number of worker processes;
-and raw session.run in-process gives the floor. Then an MLP (single-row run >= 100 us) with
-adaptive batching off and on; and our server with inference data collection on and off.
-Ratios are against the baseline measured in the same run.
-"""
+  minimal   two minimal servers doing the same session.run (bench/minimal_server.py): Starlette +
+            uvicorn + orjson, and Granian's RSGI + orjson, with the same number of worker processes;
+and raw session.run in-process gives the floor. Then our server with inference data collection on
+and off; and with a model run per request, coalescing (the default) and adaptive batching, for the
+logistic regression and an MLP (single-row run >= 100 us). Ratios are against the baseline measured
+in the same run."""
 
 from __future__ import annotations
 
@@ -165,17 +165,17 @@ def peak_rss_mib(pid: int) -> float:
     return max(peaks)
 
 
-def on_off(model: Path, work: Path, body: str, conns: list[int], args: argparse.Namespace, feature: str,
-           title: str, **settings: object) -> None:
-    """Our server with ``settings`` (on) against our server without (off), in the same run."""
-    servers = {"off": ours(model, work, p_off := free_port()), "on": ours(model, work, p_on := free_port(), **settings)}
-    res = compare({"off": (f"http://127.0.0.1:{p_off}/score", KEY, servers["off"].proc.pid),
-                   "on": (f"http://127.0.0.1:{p_on}/score", KEY, servers["on"].proc.pid)},
+def variants(model: Path, work: Path, body: str, conns: list[int], args: argparse.Namespace, title: str,
+             settings: dict[str, dict[str, object]]) -> None:
+    """Our server under each of ``settings`` (the first is the baseline), in the same run."""
+    ports = {name: free_port() for name in settings}
+    servers = {name: ours(model, work, ports[name], **s) for name, s in settings.items()}
+    res = compare({name: (f"http://127.0.0.1:{ports[name]}/score", KEY, servers[name].proc.pid) for name in settings},
                   body, conns, args.duration, args.repeat)
     for server in servers.values():
         server.stop()
-    rows = [(f"ours {feature} {n}", c, res[(n, c)], res[("off", c)]) for c in conns for n in ("off", "on")]
-    table(title, rows, "off")
+    base = next(iter(settings))
+    table(title, [(f"ours, {n}", c, res[(n, c)], res[(base, c)]) for c in conns for n in settings], "first")
 
 
 def table(title: str, rows: list[tuple[str, int, dict[str, float], dict[str, float]]], base_name: str) -> None:
@@ -193,8 +193,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--conns", default="1,8,64")
-    parser.add_argument("--only", default="servers,collect,batching",
-                        help="sections to run: servers (ours against minimal), collect, batching (the MLP), "
+    parser.add_argument("--only", default="servers,collect,runs",
+                        help="sections to run: servers (ours against minimal), collect, runs (a run per request, "
+                             "coalescing and adaptive batching), "
                              "baseline (ours against ours from --baseline-src)")
     parser.add_argument("--baseline-src", help="another checkout (say, `git archive main | tar -x -C DIR`) whose "
                                                "server the baseline section compares this tree's against")
@@ -223,19 +224,23 @@ def main() -> None:
             server.stop()
         table(f"logistic regression: this tree against {args.baseline_src}",
               [(n, c, res[(n, c)], res[("baseline", c)]) for c in conns for n in ("baseline", "this tree")], "baseline")
-    mlp = onnx_mlp(work / "mlp.onnx", hidden=2048) if sections & {"collect", "batching"} else None
+    mlp = onnx_mlp(work / "mlp.onnx", hidden=2048) if sections & {"collect", "runs"} else None
     if "collect" in sections:
         for model, name in ((lr, "logistic regression"), (mlp, "MLP 20-2048-2048-2")):
             store = work / f"store-{model.stem}"
-            on_off(model, work, body, conns, args, "collect", f"{name}, data collection: ratios against ours with collection off",
-                   collect=True, collect_store=str(store), collect_spool_dir=str(work / f"spool-{model.stem}"), deployment="bench")
+            variants(model, work, body, conns, args, f"{name}, data collection: ratios against ours with collection off",
+                     {"collect off": {}, "collect on": {"collect": True, "collect_store": str(store),
+                                                        "collect_spool_dir": str(work / f"spool-{model.stem}"),
+                                                        "deployment": "bench"}})
             stored = sum(p.read_bytes().count(b"\n") for p in store.rglob("*.jsonl"))
             print(f"records collected and stored: {stored:,}")
-    if "batching" in sections:
+    if "runs" in sections:
+        runs = {"a run per request": {"coalesce": False}, "coalescing (default)": {}}
+        variants(lr, work, body, conns, args, "logistic regression: model runs, ratios against a run per request", runs)
         mlp_floor = raw_session(mlp, row)
         print(f"\nMLP 20-2048-2048-2: raw single-row session.run p50 {mlp_floor['p50'] * 1000:.0f} us")
-        on_off(mlp, work, body, conns, args, "batching", "MLP: ratios against ours with batching off",
-               max_batch_size=64, max_batch_delay_ms=2.0)
+        variants(mlp, work, body, conns, args, "MLP: model runs, ratios against a run per request",
+                 {**runs, "adaptive batching": {"max_batch_size": 64, "max_batch_delay_ms": 2.0}})
     shutil.rmtree(work, ignore_errors=True)
 
 

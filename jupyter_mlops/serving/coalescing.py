@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,19 @@ class TurnFuture(asyncio.Future):  # type: ignore[type-arg]
     resume: Callable[[], None] | None = None
 
 
+class Ready:
+    """A value to await that is there already: no future, no loop."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.value
+        yield  # a generator that returns at once
+
+
 class Coalescer:
     def __init__(self, scorer: ModelScorer, metrics: Any = None, max_rows: int = MAX_ROWS) -> None:
         self.scorer = scorer
@@ -49,17 +62,19 @@ class Coalescer:
         self.max_rows = max_rows
         self._waiting: list[tuple[dict[str, np.ndarray], int, TurnFuture]] = []
 
-    async def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def predict(self, inputs: dict[str, np.ndarray]) -> Awaitable[dict[str, np.ndarray]]:
+        """The outputs, to await: a :class:`TurnFuture`, or at once (a request of ``max_rows`` or
+        more, or inputs with no shared first dimension). Not a coroutine: each coroutine between the
+        request's handler and the future costs on the way down and again on the way back up."""
         n = rows(inputs)
         if n is None or n >= self.max_rows:
-            return self.scorer.predict(inputs)
+            return Ready(self.scorer.predict(inputs))
         loop = asyncio.get_running_loop()
         future = TurnFuture(loop=loop)
         if not self._waiting:
             loop.call_soon(self._run)  # after this turn's reads: the callbacks of every ready connection
         self._waiting.append((inputs, n, future))
-        result: dict[str, np.ndarray] = await future
-        return result
+        return future
 
     def _run(self) -> None:
         waiting, self._waiting = self._waiting, []

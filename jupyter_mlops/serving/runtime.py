@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import threading
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 from . import layout
 from .auth import KeyChecker
 from .batching import Batcher
-from .coalescing import Coalescer, coalescable
+from .coalescing import Coalescer, Ready, coalescable
 from .collector import DataCollector, current_request
 from .config import ServerConfig
 from .errors import HTTPError
@@ -130,7 +131,8 @@ class Runtime:
         self._only = all_[0]
         return self._only
 
-    async def predict(self, scorer: ModelScorer, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def predict(self, scorer: ModelScorer, inputs: dict[str, np.ndarray]) -> Awaitable[dict[str, np.ndarray]]:
+        """The model's outputs for ``inputs``, to await (see Coalescer.predict for why not a coroutine)."""
         if self.config.max_batch_size > 1:
             key = (scorer.name, scorer.version)
             batcher = self.batchers.get(key)
@@ -138,7 +140,7 @@ class Runtime:
                 batcher = self.batchers[key] = Batcher(
                     scorer, self.config.max_batch_size, self.config.max_batch_delay_ms / 1000, self.metrics
                 )
-            return await batcher.predict(inputs)
+            return batcher.predict(inputs)
         # onnxruntime is fast and cannot hang: inline beats a thread hop; with what else came this turn
         try:
             coalescer = self.coalescers[scorer.key]
@@ -146,8 +148,8 @@ class Runtime:
             coalescer = self.coalescers[scorer.key] = (
                 Coalescer(scorer, self.metrics) if self.config.coalesce and coalescable(scorer) else None)
         if coalescer is None:
-            return scorer.predict(inputs)
-        return await coalescer.predict(inputs)
+            return Ready(scorer.predict(inputs))
+        return coalescer.predict(inputs)
 
     async def run_script(self, body: str, req: Request) -> Any:
         assert self.script is not None
