@@ -319,6 +319,7 @@ def deploy(
     sample_rate: float | None = None,
     ready_timeout: float | None = None,
     endpoint: str | None = None,
+    coalesce: bool = True,
     workspace: WorkspaceArg = None,
 ) -> Deployment:
     """Deploy an image as a scoring service on ``target`` (process, docker, kubernetes, edge, or a
@@ -337,10 +338,16 @@ def deploy(
     every push); its target and settings must be the ones given.
 
     ``endpoint``: deploy behind that endpoint (see :func:`create_endpoint`), on its target by default,
-    with its keys or tokens (``auth`` is the endpoint's); it takes no traffic until :func:`set_traffic`."""
+    with its keys or tokens (``auth`` is the endpoint's); it takes no traffic until :func:`set_traffic`.
+
+    ``coalesce=False``: a model run per request. By default the requests a server worker reads
+    together share one run (faster under load; outputs equal to float rounding), for models whose
+    inputs have a free batch dimension: turn it off for a model whose rows are not independent."""
     given = {k: v for k, v in locals().items() if k not in (
-        "name", "image", "model", "update_existing", "target", "tags", "auth", "workspace", "endpoint")
+        "name", "image", "model", "update_existing", "target", "tags", "auth", "workspace", "endpoint", "coalesce")
         and v not in (None, False)}
+    if not coalesce:
+        given["coalesce"] = False
     if endpoint is not None:
         if model is not None or update_existing:
             raise UsageError("A deployment behind an endpoint takes an image; use rollout() to move an endpoint on.")
@@ -519,6 +526,7 @@ def serve(
     tls_key: str | None = None,
     max_batch_size: int = 0,
     max_batch_delay_ms: float = 2.0,
+    coalesce: bool = True,
     timeout: float = 60.0,
     foreground: bool = False,
     workspace: WorkspaceArg = None,
@@ -527,14 +535,15 @@ def serve(
     free port unless ``port`` says otherwise. ``svc.score(data)`` scores, ``svc.stop()`` stops.
 
     ``foreground=True`` serves in this process until stopped (the CLI; default port 5001) and takes
-    keys from ``$MLOPS_AUTH_KEYS`` too. For a named, listed and updatable service, use :func:`deploy`."""
+    keys from ``$MLOPS_AUTH_KEYS`` too. For a named, listed and updatable service, use :func:`deploy`.
+    ``coalesce``: as in :func:`deploy`."""
     from .local_server import serve_models
 
     return serve_models(
         _ws(workspace), [models] if isinstance(models, (str, Model)) else list(models), script, host=host, port=port,
         workers=workers, auth_keys=list(auth_keys or []), tls_cert=tls_cert, tls_key=tls_key,
-        max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms, scoring_timeout_s=timeout,
-        foreground=foreground,
+        max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms, coalesce=coalesce,
+        scoring_timeout_s=timeout, foreground=foreground,
     )
 
 

@@ -39,3 +39,8 @@ def deployment_name() -> Option:
 def panel(what: str) -> Option:
     return Option("panel", ("--panel",), f"show {what} as a live panel (notebooks)", switch=True, default=False,
                   only="magic")
+
+
+def no_coalesce() -> Option:
+    return Option("no_coalesce", ("--no-coalesce",), "a model run per request (by default the requests a worker reads "
+                  "together share one run)", switch=True, default=False)

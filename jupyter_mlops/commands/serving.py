@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import api
 from ..names import parse_float, parse_int
+from . import options
 from .spec import Command, Invocation, Option
 
 
@@ -15,7 +16,8 @@ def _serve(inv: Invocation, a: Namespace) -> Any:
     return api.serve(
         a.models, script=a.script, host=a.host, port=a.port, workers=a.workers, auth_keys=a.auth_keys,
         tls_cert=a.tls_cert, tls_key=a.tls_key, max_batch_size=a.max_batch_size,
-        max_batch_delay_ms=a.max_batch_delay_ms, timeout=a.timeout, foreground=not inv.notebook,
+        max_batch_delay_ms=a.max_batch_delay_ms, coalesce=not a.no_coalesce, timeout=a.timeout,
+        foreground=not inv.notebook,
         workspace=inv.workspace,
     )
 
@@ -38,6 +40,7 @@ COMMANDS = (
                parse=partial(parse_int, what="batch size"), default=0),
         Option("max_batch_delay_ms", ("--max-batch-delay-ms",), "adaptive batching: longest wait",
                parse=partial(parse_float, what="delay"), default=2.0),
+        options.no_coalesce(),
         Option("timeout", ("--timeout",), "scoring timeout in seconds", parse=partial(parse_float, what="timeout"),
                default=60.0),
     ), _serve, magic="serve"),

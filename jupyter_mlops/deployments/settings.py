@@ -29,6 +29,7 @@ class Settings:
     sample_rate: float = 1.0
     ready_timeout: float = 120.0
     drain_s: float = 2.0
+    coalesce: bool = True  # requests read together share a model run (serving/coalescing.py)
     endpoint: str | None = None  # behind this endpoint: its keys, its proxy (see jupyter_mlops/endpoints)
 
     target: ClassVar[str] = "any"

@@ -7,10 +7,13 @@ per request than the scoring did: a scope dict, an ``asyncio.Event``, a task, me
 
 Here a request's header fields go into the dict the app reads, its body is buffered to
 ``max_body_bytes`` (the app needs it whole), and once it is complete the app's coroutine is run
-at once, in the parser's callback: a request whose answer needs no waiting (onnxruntime scoring,
-health, metrics) is answered before ``data_received`` returns, with no task. One that awaits
-(batching, a scoring script on a thread) goes on as a task from where it stopped; pipelined requests
-behind it wait, and reading pauses, until it has answered.
+at once, in the parser's callback: a request whose answer needs no waiting (health, metrics, a
+model with coalescing off) is answered before ``data_received`` returns, with no task. One whose
+model run is coalesced with the other requests of this turn of the loop (coalescing.py) waits on a
+:class:`~.coalescing.TurnFuture`, and is resumed in place when the run is done, still with no task.
+One that awaits anything else (adaptive batching, a scoring script on a thread) goes on as a task
+from where it stopped. Pipelined requests behind an answer in progress wait, and reading pauses,
+until it has answered.
 
 The limits of :class:`~.connections.ConnectionLimits` are enforced here:
 

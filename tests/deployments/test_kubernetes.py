@@ -158,3 +158,17 @@ def test_the_ingress_host_and_service_type_are_settings(image: Image, tmp_path: 
                  tls_cert=str(tmp_path / "t.pem"))
     docs = {d["kind"]: d for d in yaml.safe_load_all((tmp_path / "svc.yaml").read_text())}
     assert docs["Ingress"]["spec"]["rules"][0]["host"] == "scoring.internal"
+
+
+def test_coalescing_is_on_by_default_and_off_with_no_coalesce(image: Image, tmp_path: Path) -> None:
+    from jupyter_mlops import cli
+
+    def server_settings(name: str) -> dict[str, Any]:
+        doc = next(d for d in yaml.safe_load_all((tmp_path / f"{name}.yaml").read_text()) if d["kind"] == "Deployment")
+        env = {e["name"]: e for e in doc["spec"]["template"]["spec"]["containers"][0]["env"]}
+        return json.loads(env["MLOPS_SERVER_SETTINGS"]["value"])  # type: ignore[no-any-return]
+
+    mlops.deploy("merged", image, target="kubernetes", dry_run=True, output_dir=str(tmp_path))
+    assert cli.main(["deploy", "alone", "--image", image.ref, "--target", "kubernetes", "--dry-run",
+                     "--output-dir", str(tmp_path), "--no-coalesce"]) == 0
+    assert server_settings("merged")["coalesce"] is True and server_settings("alone")["coalesce"] is False
