@@ -5,10 +5,10 @@ that had data when it polled). Each used to pay the model runtime's fixed cost p
 (onnxruntime's ``run`` is ~10 us for a single row, more once the request path has left the
 caches cold), and the rows themselves cost little. Here a request's inputs wait only until the
 requests read in the same turn have been parsed (no timer, no waiting for more to arrive), then
-all of them run as one ``predict`` and the outputs are split back. Waiting for the end of the
-turn costs a lone request a turn of the loop (about a tenth of a single-connection request's CPU
-here), so after a few runs in a row with no company, requests run at once, and only one in
-``PROBE_EVERY`` waits to see whether company has come.
+all of them run as one ``predict`` and the outputs are split back. A lone request runs alone
+at the end of its turn: it waits one turn of the loop, which measured within the noise of a
+single connection's requests/s here (a variant that ran requests at once after a few lone runs
+in a row gained nothing measurable at one connection and lost coalescing at eight).
 
 Unlike adaptive batching (batching.py, opt-in, which waits up to ``max_batch_delay_ms`` for
 company and runs on a thread), nothing here waits for requests that have not arrived, and the run
@@ -35,8 +35,6 @@ from .scorers import ModelScorer
 
 log = logging.getLogger("jupyter_mlops.serving")
 MAX_ROWS = 512  # rows per merged run; more in one turn make several runs
-QUIET_RUNS = 4  # this many runs in a row of one request each: the model is quiet, requests run at once...
-PROBE_EVERY = 16  # ...but every this many waits for its turn's end again, to notice when company comes
 
 
 class TurnFuture(asyncio.Future):  # type: ignore[type-arg]
@@ -65,8 +63,6 @@ class Coalescer:
         self.metrics = metrics
         self.max_rows = max_rows
         self._waiting: list[tuple[dict[str, np.ndarray], int, TurnFuture]] = []
-        self._alone = 0  # runs in a row that had one request each
-        self._unprobed = 0  # requests run at once since one last waited for company
 
     def predict(self, inputs: dict[str, np.ndarray]) -> Awaitable[dict[str, np.ndarray]]:
         """The outputs, to await: a :class:`TurnFuture`, or at once (a request of ``max_rows`` or
@@ -75,10 +71,6 @@ class Coalescer:
         n = rows(inputs)
         if n is None or n >= self.max_rows:
             return Ready(self.scorer.predict(inputs))
-        if self._alone >= QUIET_RUNS and self._unprobed < PROBE_EVERY and not self._waiting:
-            self._unprobed += 1  # quiet: waiting for the turn's end would find no company and cost a turn
-            return Ready(self.scorer.predict(inputs))
-        self._unprobed = 0
         loop = asyncio.get_running_loop()
         future = TurnFuture(loop=loop)
         if not self._waiting:
@@ -88,7 +80,6 @@ class Coalescer:
 
     def _run(self) -> None:
         waiting, self._waiting = self._waiting, []
-        self._alone = self._alone + 1 if len(waiting) == 1 else 0
         start = 0
         while start < len(waiting):
             end, total = start + 1, waiting[start][1]

@@ -15,7 +15,7 @@ import pytest
 from jupyter_mlops.appdir import resolve_models, write_app_dir
 from jupyter_mlops.registry.models import ModelRegistry
 from jupyter_mlops.serving.app import ScoringApp
-from jupyter_mlops.serving.coalescing import PROBE_EVERY, QUIET_RUNS, Coalescer, Ready, TurnFuture, coalescable
+from jupyter_mlops.serving.coalescing import Coalescer, coalescable
 from jupyter_mlops.serving.config import ServerConfig
 from jupyter_mlops.serving.errors import BadInput
 from jupyter_mlops.serving.runtime import Runtime
@@ -113,31 +113,3 @@ def test_only_models_with_a_free_batch_dimension_are_coalesced(tmp_path: Path, s
     scorer = OnnxScorer("lr", 1, onnx_logreg(tmp_path / "lr.onnx"))
     scorer.signature = {**scorer.signature, "inputs": [{"name": "input", "dtype": "float32", "shape": shape}]}
     assert coalescable(scorer) is expected
-
-
-def test_a_quiet_model_runs_requests_at_once_and_notices_company_when_it_comes(tmp_path: Path) -> None:
-    scorer = OnnxScorer("lr", 1, onnx_logreg(tmp_path / "lr.onnx"))
-    runs: list[int] = []
-    predict = scorer.predict
-    scorer.predict = lambda inputs: runs.append(len(inputs["input"])) or predict(inputs)  # type: ignore[method-assign]
-    one = {"input": training_data(20, rows=1, seed=4)[0]}
-
-    async def scenario() -> None:
-        coalescer = Coalescer(scorer)
-        for _ in range(QUIET_RUNS):  # one request at a time: each waits for its turn's end, and finds no company
-            waiting = coalescer.predict(one)
-            assert type(waiting) is TurnFuture
-            await waiting
-        for _ in range(PROBE_EVERY):  # quiet now: at once
-            at_once = coalescer.predict(one)
-            assert type(at_once) is Ready
-            await at_once
-        together = [coalescer.predict(one) for _ in range(3)]  # three in one turn: the probe, and two join it
-        assert [type(t) for t in together] == [TurnFuture] * 3
-        await asyncio.gather(*together)
-        after = coalescer.predict(one)
-        assert type(after) is TurnFuture  # company came: requests wait for their turn's end again
-        await after
-
-    asyncio.run(scenario())
-    assert runs == [1] * (QUIET_RUNS + PROBE_EVERY) + [3, 1]
