@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from .encoding import number_rows
 from .errors import BadInput, HTTPError
 from .request import Request, Response
 from .runtime import Runtime
@@ -39,12 +41,20 @@ async def score(rt: Runtime, req: Request) -> Response:
             raise HTTPError(500, f"{message} (request id {req.request_id}).") from None
         return _script_result(result)
     req.require_json()
-    payload = await req.json()
-    if not isinstance(payload, dict) or "data" not in payload:
-        raise BadInput('The body needs a "data" field: {"data": [[...], ...]}.')
-    scorer = rt.only_model()
+    scorer = rt.float_rows_model()
+    rows = number_rows(await req.body(), "data") if scorer is not None else None
+    data: Any
+    if scorer is not None and rows is not None:
+        req.json_valid = True  # simdjson read it all: valid JSON, stored as it is
+        data = rows
+    else:
+        payload = await req.json()
+        if not isinstance(payload, dict) or "data" not in payload:
+            raise BadInput('The body needs a "data" field: {"data": [[...], ...]}.')
+        scorer = rt.only_model()
+        data = payload["data"]
     req.model = scorer.key
-    outputs = await rt.predict(scorer, inputs_from_data(payload["data"], scorer.inputs))
+    outputs = await rt.predict(scorer, inputs_from_data(data, scorer.inputs))
     if len(outputs) == 1:
         return Response.json(next(iter(outputs.values())))
     return Response.json(outputs)

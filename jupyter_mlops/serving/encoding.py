@@ -9,11 +9,18 @@ reply holds a ``null``.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
+import numpy as np
 import orjson
 
 from .errors import BadInput
+
+try:
+    import simdjson
+except ImportError:  # a server from before it was a requirement: the general path for every body
+    simdjson = None  # type: ignore[assignment]
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -50,3 +57,51 @@ def loads(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadInput(f"Malformed JSON: {exc}.") from None
+
+
+_local = threading.local()
+
+
+def _parser() -> Any:
+    """This thread's parser, reused (one made per body allocated its buffers every time, which cost
+    more under load than the parse). simdjson requires the objects of one parse to be gone before
+    the next begins: number_rows keeps none, and a parse that finds some refused falls back."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = simdjson.Parser()
+    return parser
+
+
+def number_rows(body: bytes, key: str) -> np.ndarray | None:
+    """``body[key]`` as a float64 array of shape (rows, columns), when the body is a JSON object whose
+    ``key`` holds rows of equal length of plain numbers; otherwise None, and the general path (orjson,
+    then tensors.py) parses the body and says what is wrong with it.
+
+    simdjson parses the numbers straight into the array: no Python float per number, and no pass of
+    numpy's over nested lists to find their shape and type (32 rows of 20: ~10 us against ~42 us;
+    /score's requests/s at 8 and 64 connections 1.4x and 1.6x).
+    Integers come as float64, as any JSON number may; callers use this only for float inputs. Every
+    ``[`` in the body must be the rows' own (``rows + 1`` of them), which rules out deeper nesting;
+    anything simdjson refuses (null, strings, booleans, malformed JSON) is left to the general path."""
+    if simdjson is None:
+        return None
+    try:
+        doc = _parser().parse(body)
+        if not isinstance(doc, simdjson.Object):
+            return None
+        data = doc[key]
+        if not isinstance(data, simdjson.Array):
+            return None
+        count = len(data)
+        if not count or body.count(b"[") != count + 1:
+            return None
+        flat = np.frombuffer(data.as_buffer(of_type="d"), dtype=np.float64)
+        columns, rest = divmod(len(flat), count)
+        if rest or not columns:
+            return None
+        for row in data:
+            if not isinstance(row, simdjson.Array) or len(row) != columns:
+                return None
+    except Exception:  # not an object, no such key, a value that is not a number, malformed JSON
+        return None
+    return flat.reshape(count, columns)

@@ -23,6 +23,7 @@ from .errors import HTTPError
 from .metrics import Metrics
 from .request import Request
 from .scorers import ModelScorer, ScriptScorer, load_model_scorer
+from .tensors import takes_float_rows
 
 log = logging.getLogger("jupyter_mlops.serving")
 
@@ -42,6 +43,7 @@ class Runtime:
         self.failure: str | None = None
         self._loaded = threading.Event()
         self._only: ModelScorer | None = None
+        self._float_rows: tuple[ModelScorer | None] | None = None  # float_rows_model, once known
         self.collector: DataCollector | None = None
         first = config.models[0] if config.models else {}
         self.default_model = (first.get("name"), first.get("version"))
@@ -150,6 +152,17 @@ class Runtime:
         if coalescer is None:
             return Ready(scorer.predict(inputs))
         return coalescer.predict(inputs)
+
+    def float_rows_model(self) -> ModelScorer | None:
+        """The server's one no-code model when it takes rows of floats (one float input), for
+        ``/score``'s fast parse (encoding.number_rows); None otherwise, without an error."""
+        if self._float_rows is None:
+            try:
+                only: ModelScorer | None = self.only_model()
+            except HTTPError:
+                only = None
+            self._float_rows = (only if only is not None and takes_float_rows(only.inputs) else None,)
+        return self._float_rows[0]
 
     async def run_script(self, body: str, req: Request) -> Any:
         assert self.script is not None

@@ -142,6 +142,11 @@ def _fits(shape: tuple[int | None, ...], dims: tuple[int, ...]) -> bool:
     return len(dims) == len(shape) and all(d is None or d == a for d, a in zip(shape, dims))
 
 
+def takes_float_rows(inputs: list[dict[str, Any]]) -> bool:
+    """Whether the model has one input, of a float type: what :func:`~.encoding.number_rows` is for."""
+    return len(inputs) == 1 and model_dtype(inputs[0]).kind == "f"
+
+
 def inputs_from_data(data: Any, inputs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """``{"data": ...}`` bodies: one input takes the value itself; several take a dict by name."""
     if len(inputs) == 1 and not (isinstance(data, dict) and inputs[0]["name"] in data):
