@@ -41,7 +41,7 @@ async def score(rt: Runtime, req: Request) -> Response:
             raise HTTPError(500, f"{message} (request id {req.request_id}).") from None
         return _script_result(result)
     req.require_json()
-    scorer = rt.float_rows_model()
+    scorer = rt.float_rows_model
     rows = number_rows(await req.body(), "data") if scorer is not None else None
     data: Any
     if scorer is not None and rows is not None:

@@ -43,7 +43,9 @@ class Runtime:
         self.failure: str | None = None
         self._loaded = threading.Event()
         self._only: ModelScorer | None = None
-        self._float_rows: tuple[ModelScorer | None] | None = None  # float_rows_model, once known
+        # The one no-code model when it takes rows of floats (one float input): /score's fast parse
+        # (encoding.number_rows) is for it. Set once the models are loaded.
+        self.float_rows_model: ModelScorer | None = None
         self.collector: DataCollector | None = None
         first = config.models[0] if config.models else {}
         self.default_model = (first.get("name"), first.get("version"))
@@ -92,6 +94,11 @@ class Runtime:
                 scorer = load_model_scorer(entry, path, threads)
                 if scorer is not None:
                     self.scorers.setdefault(entry["name"], {})[int(entry["version"])] = scorer
+            try:
+                only: ModelScorer | None = self.only_model()
+            except HTTPError:  # several models or none: /score's general path says so
+                only = None
+            self.float_rows_model = only if only is not None and takes_float_rows(only.inputs) else None
             if self.config.script:
                 self.script = ScriptScorer(app / self.config.script)
                 self.script.init()
@@ -136,10 +143,9 @@ class Runtime:
     def predict(self, scorer: ModelScorer, inputs: dict[str, np.ndarray]) -> Awaitable[dict[str, np.ndarray]]:
         """The model's outputs for ``inputs``, to await (see Coalescer.predict for why not a coroutine)."""
         if self.config.max_batch_size > 1:
-            key = (scorer.name, scorer.version)
-            batcher = self.batchers.get(key)
+            batcher = self.batchers.get(scorer.key)
             if batcher is None:
-                batcher = self.batchers[key] = Batcher(
+                batcher = self.batchers[scorer.key] = Batcher(
                     scorer, self.config.max_batch_size, self.config.max_batch_delay_ms / 1000, self.metrics
                 )
             return batcher.predict(inputs)
@@ -152,17 +158,6 @@ class Runtime:
         if coalescer is None:
             return Ready(scorer.predict(inputs))
         return coalescer.predict(inputs)
-
-    def float_rows_model(self) -> ModelScorer | None:
-        """The server's one no-code model when it takes rows of floats (one float input), for
-        ``/score``'s fast parse (encoding.number_rows); None otherwise, without an error."""
-        if self._float_rows is None:
-            try:
-                only: ModelScorer | None = self.only_model()
-            except HTTPError:
-                only = None
-            self._float_rows = (only if only is not None and takes_float_rows(only.inputs) else None,)
-        return self._float_rows[0]
 
     async def run_script(self, body: str, req: Request) -> Any:
         assert self.script is not None
