@@ -4,7 +4,8 @@ wrk (Debian) sends requests on 127.0.0.1 at 1, 8 and 64 connections to:
   ours      jupyter-mlops serve, auth and metrics on;
   minimal   two minimal servers doing the same session.run (bench/minimal_server.py): Starlette +
             uvicorn + orjson, and Granian's RSGI + orjson, with the same number of worker processes;
-and raw session.run in-process gives the floor. Then our server with inference data collection on
+and raw session.run in-process gives the floor. Then MLflow's /invocations forms against /score on
+one server of ours; our server with inference data collection on
 and off; and with a model run per request, coalescing (the default) and adaptive batching, for the
 logistic regression and an MLP (single-row run >= 100 us). Ratios are against the baseline measured
 in the same run."""
@@ -73,19 +74,19 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def compare(urls: dict[str, tuple[str, str | None, int]], body: bytes | str, conns: list[int], duration: int,
-            repeat: int, headers: dict[str, str] | None = None) -> dict[tuple[str, int], dict[str, float]]:
+def compare(urls: dict[str, tuple[str, str | None, int]], body: bytes | str | dict[str, str], conns: list[int],
+            duration: int, repeat: int, headers: dict[str, str] | None = None) -> dict[tuple[str, int], dict[str, float]]:
     """wrk each server (url, key, pid) at each connection count, interleaved, ``repeat`` times, in
     alternating order; the median run of each cell (by requests/s), with the median server CPU time
     per request. Interleaving spreads the machine's drift over all servers alike; alternating the
-    order cancels what running first or second does."""
+    order cancels what running first or second does. ``body``: one for all, or one per name."""
     runs: dict[tuple[str, int], list[dict[str, float]]] = {}
     for i in range(repeat):
         for c in conns:
             order = list(urls.items())
             for name, (url, key, pid) in order[::-1] if i % 2 else order:
                 before = cpu_seconds(pid)
-                run = wrk(url, body, c, duration, key, headers)
+                run = wrk(url, body[name] if isinstance(body, dict) else body, c, duration, key, headers)
                 run["cpu_us"] = (cpu_seconds(pid) - before) / max(run["rps"] * duration, 1) * 1e6
                 runs.setdefault((name, c), []).append(run)
     return {cell: {**sorted(rs, key=lambda r: r["rps"])[len(rs) // 2],
@@ -193,9 +194,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--conns", default="1,8,64")
-    parser.add_argument("--only", default="servers,collect,runs",
-                        help="sections to run: servers (ours against minimal), collect, runs (a run per request, "
-                             "coalescing and adaptive batching), "
+    parser.add_argument("--only", default="servers,protocols,collect,runs",
+                        help="sections to run: servers (ours against minimal), protocols (MLflow's forms against "
+                             "/score), collect, runs (a run per request, coalescing and adaptive batching), "
                              "baseline (ours against ours from --baseline-src)")
     parser.add_argument("--baseline-src", help="another checkout (say, `git archive main | tar -x -C DIR`) whose "
                                                "server the baseline section compares this tree's against")
@@ -214,6 +215,8 @@ def main() -> None:
 
     if "servers" in sections:
         servers_section(lr, work, body, row, conns, args)
+    if "protocols" in sections:
+        protocols_section(lr, work, conns, args)
     if "baseline" in sections:
         servers = {"baseline": ours(lr, work, p1 := free_port(), src=args.baseline_src),
                    "this tree": ours(lr, work, p2 := free_port(), src=str(ROOT))}
@@ -279,6 +282,23 @@ def servers_section(lr: Path, work: Path, body: str, row: list[float], conns: li
         table(f"logistic regression, {label}: ratios against the faster minimal server (*) at the same connections",
               rows, "faster")
         print("peak memory per worker (VmHWM): " + ", ".join(f"{n} {m:.0f} MiB" for n, m in memory.items()))
+
+
+def protocols_section(lr: Path, work: Path, conns: list[int], args: argparse.Namespace) -> None:
+    """The same 32 rows to one server of ours in /score's form and in MLflow's: ``inputs`` and
+    ``instances`` take /score's fast parse, ``dataframe_split`` the general path."""
+    rows32 = np.random.default_rng(1).normal(size=(32, 20)).round(4).tolist()
+    forms = {"/score data": ("/score", {"data": rows32}),
+             "/invocations inputs": ("/invocations", {"inputs": rows32}),
+             "/invocations instances": ("/invocations", {"instances": rows32}),
+             "/invocations dataframe_split": ("/invocations", {"dataframe_split": {
+                 "columns": [f"x{i}" for i in range(20)], "data": rows32}})}
+    server = ours(lr, work, port := free_port())
+    urls = {name: (f"http://127.0.0.1:{port}{path}", KEY, server.proc.pid) for name, (path, _) in forms.items()}
+    res = compare(urls, {name: json.dumps(body) for name, (_, body) in forms.items()}, conns, args.duration, args.repeat)
+    server.stop()
+    table("logistic regression, 32 rows: MLflow's forms against /score's on the same server",
+          [(n, c, res[(n, c)], res[("/score data", c)]) for c in conns for n in forms], "/score")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .encoding import number_rows
+from . import encoding
 from .errors import BadInput, HTTPError
 from .request import Request, Response
 from .runtime import Runtime
@@ -42,10 +42,9 @@ async def score(rt: Runtime, req: Request) -> Response:
         return _script_result(result)
     req.require_json()
     scorer = rt.float_rows_model
-    rows = number_rows(await req.body(), "data") if scorer is not None else None
+    rows = await req.fast_rows(_data_rows) if scorer is not None else None
     data: Any
     if scorer is not None and rows is not None:
-        req.json_valid = True  # simdjson read it all: valid JSON, stored as it is
         data = rows
     else:
         payload = await req.json()
@@ -58,6 +57,10 @@ async def score(rt: Runtime, req: Request) -> Response:
     if len(outputs) == 1:
         return Response.json(next(iter(outputs.values())))
     return Response.json(outputs)
+
+
+def _data_rows(body: bytes) -> Any:
+    return encoding.number_rows(body, "data")
 
 
 def _script_result(result: object) -> Response:
