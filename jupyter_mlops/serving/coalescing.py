@@ -63,6 +63,7 @@ class Coalescer:
         self.metrics = metrics
         self.max_rows = max_rows
         self._waiting: list[tuple[dict[str, np.ndarray], int, TurnFuture]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the turn being gathered
 
     def predict(self, inputs: dict[str, np.ndarray]) -> Awaitable[dict[str, np.ndarray]]:
         """The outputs, to await: a :class:`TurnFuture`, or at once (a request of ``max_rows`` or
@@ -71,10 +72,10 @@ class Coalescer:
         n = rows(inputs)
         if n is None or n >= self.max_rows:
             return Ready(self.scorer.predict(inputs))
-        loop = asyncio.get_running_loop()
-        future = TurnFuture(loop=loop)
-        if not self._waiting:
-            loop.call_soon(self._run)  # after this turn's reads: the callbacks of every ready connection
+        if not self._waiting:  # the turn's first: its loop runs them all after this turn's reads
+            self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self._run)
+        future = TurnFuture(loop=self._loop)  # (Python 3.11 makes a system call per get_running_loop)
         self._waiting.append((inputs, n, future))
         return future
 

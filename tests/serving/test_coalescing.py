@@ -85,6 +85,34 @@ def test_a_request_the_model_rejects_fails_alone_and_the_others_of_its_run_are_a
         np.testing.assert_array_equal(answer["label"], alone["label"])
 
 
+def test_a_turn_asks_for_its_loop_once_and_a_coalescer_follows_a_new_loop(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.11's get_running_loop makes a system call (getpid): once per turn, not per request."""
+    coalescer = Coalescer(OnnxScorer("lr", 1, onnx_logreg(tmp_path / "lr.onnx")))
+    asked: list[asyncio.AbstractEventLoop] = []
+    get_running_loop = asyncio.get_running_loop
+
+    def counted() -> asyncio.AbstractEventLoop:
+        asked.append(get_running_loop())
+        return asked[-1]
+
+    monkeypatch.setattr(asyncio, "get_running_loop", counted)
+    x = training_data(20, rows=8, seed=3)[0]
+
+    async def two_turns() -> list[dict[str, np.ndarray]]:
+        first = [coalescer.predict({"input": x[i : i + 1]}) for i in range(4)]  # one turn
+        answers = list(await asyncio.gather(*first))
+        second = [coalescer.predict({"input": x[i : i + 1]}) for i in range(4, 8)]  # the next
+        return answers + list(await asyncio.gather(*second))
+
+    for _ in range(2):  # a second event loop, as asyncio.run makes: the coalescer runs on it
+        asked.clear()
+        answers = asyncio.run(two_turns())
+        assert len(asked) == 2 and [len(a["label"]) for a in answers] == [1] * 8
+        np.testing.assert_array_equal(np.concatenate([a["label"] for a in answers]),
+                                      coalescer.scorer.predict({"input": x})["label"])
+
+
 def test_the_app_coalesces_in_process_over_asgi(registry: ModelRegistry, tmp_path: Path) -> None:
     """Under an ASGI server (here httpx's transport) each request is a task awaiting the turn's future."""
     app_dir = tmp_path / "inprocess"
