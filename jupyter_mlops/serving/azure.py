@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
+
 from . import encoding
 from .errors import BadInput, HTTPError
 from .request import Request, Response
@@ -59,7 +61,7 @@ async def score(rt: Runtime, req: Request) -> Response:
     return Response.json(outputs)
 
 
-def _data_rows(body: bytes) -> Any:
+def _data_rows(body: bytes) -> np.ndarray | None:
     return encoding.number_rows(body, "data")
 
 

@@ -7,6 +7,8 @@ import io
 import math
 from typing import Any
 
+import numpy as np
+
 from . import encoding
 from .errors import BadInput, HTTPError
 from .request import Request, Response
@@ -52,8 +54,7 @@ async def _predict(rt: Runtime, req: Request, scorer: ModelScorer, data: Any) ->
     return Response.json({"predictions": predictions})
 
 
-
-def _number_rows(body: bytes) -> Any:
+def _number_rows(body: bytes) -> np.ndarray | None:
     """Rows of plain numbers in any of MLflow's forms but dataframe_records, read by simdjson; None
     for the general path."""
     if b'"dataframe_split"' in body:
