@@ -31,7 +31,7 @@ async def invocations(rt: Runtime, req: Request) -> Response:
         columns, data = _read_csv(await req.body())
         payload: dict[str, Any] = {"dataframe_split": {"columns": columns, "data": data}}
     elif ctype == "application/json":
-        scorer = rt.float_rows_model if rt.script is None else None
+        scorer = rt.float_rows_model
         rows = await req.fast_rows(_number_rows) if scorer is not None else None
         if scorer is not None and rows is not None:
             return await _predict(rt, req, scorer, rows)

@@ -43,8 +43,8 @@ class Runtime:
         self.failure: str | None = None
         self._loaded = threading.Event()
         self._only: ModelScorer | None = None
-        # The one no-code model when it takes rows of floats (one float input): /score's fast parse
-        # (encoding.number_rows) is for it. Set once the models are loaded.
+        # The one model, with no scoring script, when it takes rows of floats (one float input): the
+        # fast parse of /score and /invocations (encoding.number_rows) is for it. Set once loaded.
         self.float_rows_model: ModelScorer | None = None
         self.collector: DataCollector | None = None
         first = config.models[0] if config.models else {}
@@ -98,7 +98,8 @@ class Runtime:
                 only: ModelScorer | None = self.only_model()
             except HTTPError:  # several models or none: /score's general path says so
                 only = None
-            self.float_rows_model = only if only is not None and takes_float_rows(only.inputs) else None
+            if only is not None and takes_float_rows(only.inputs) and not self.config.script:
+                self.float_rows_model = only
             if self.config.script:
                 self.script = ScriptScorer(app / self.config.script)
                 self.script.init()

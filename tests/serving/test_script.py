@@ -72,3 +72,17 @@ def test_several_models_in_azure_layout_and_pandas_results(
     assert [r["length"] for r in records] == [3, 3]
     assert records[0]["path"].endswith("azureml-models/clf/1/clf.joblib")
     assert records[1]["path"].endswith("azureml-models/lr/1/lr.onnx")
+
+
+def test_a_script_answers_mlflow_requests_too_not_the_model_directly(
+    start_server: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    """With a script, a body of float rows goes to run() as {"data": rows}, though the one model
+    takes float rows (the fast parse that skips the script is for scriptless servers)."""
+    script = tmp_path / "score.py"
+    script.write_text("import json\ndef init():\n    pass\ndef run(raw):\n    return {'rows': len(json.loads(raw)['data'])}\n")
+    server = start_server(["lr"], script=script)
+    rows = training_data(20, rows=3, seed=5)[0].astype(np.float64).round(6).tolist()
+    for body in ({"inputs": rows}, {"instances": rows}, {"dataframe_split": {"data": rows}}):
+        reply = httpx.post(f"{server.url}/invocations", json=body)
+        assert reply.status_code == 200 and reply.json() == {"predictions": {"rows": 3}}, reply.text
