@@ -34,6 +34,14 @@ from tests.services import free_port, wait_for_port  # noqa: E402
 
 KEY = "bench-key-0123456789abcdef"
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))  # one worker each, as the figures in issue 16
+# --pin: the CPUs the servers may run on, and wrk's (None: anywhere)
+PIN: dict[str, set[int] | None] = {"server": None, "wrk": None}
+
+
+def pinned(role: str) -> dict[str, object]:
+    """Popen's arguments that keep a process, its threads and its children on ``role``'s CPUs."""
+    cpus = PIN[role]
+    return {} if cpus is None else {"preexec_fn": lambda: os.sched_setaffinity(0, cpus)}
 
 
 def lua_string(data: bytes) -> str:
@@ -52,7 +60,7 @@ def wrk(url: str, body: bytes | str, conns: int, duration: int, key: str | None,
     script.write_text(f'wrk.method = "POST"\nwrk.body = {lua_string(data)}\n{lines}')
     out = subprocess.run(
         ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, **pinned("wrk"),  # type: ignore[call-overload]
     ).stdout
     def ms(label: str) -> float:
         m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -93,6 +101,15 @@ def compare(urls: dict[str, tuple[str, str | None, int]], body: bytes | str | di
                    "cpu_us": statistics.median(r["cpu_us"] for r in rs)} for cell, rs in runs.items()}
 
 
+def cpu_list(text: str) -> set[int]:
+    """``"1"``, ``"0,2"`` or ``"2-3"`` as a set of CPU numbers."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
 def raw_session(model: Path, row: list[float], n: int = 3000) -> dict[str, float]:
     import onnxruntime as ort
 
@@ -115,7 +132,8 @@ def raw_session(model: Path, row: list[float], n: int = 3000) -> dict[str, float
 class Proc:
     def __init__(self, argv: list[str], port: int, env: dict[str, str], cwd: str | Path = ROOT) -> None:
         # `python -m` puts the working directory first on sys.path: it decides whose package runs.
-        self.proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+        self.proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     cwd=cwd, **pinned("server"))  # type: ignore[call-overload]
         wait_for_port(port, 60, self.proc)
         time.sleep(1.0)  # every worker up and ready
 
@@ -203,7 +221,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell, interleaved; the median is shown")
     parser.add_argument("--payloads", default="1 row,32 rows,v2 binary 32 rows",
                         help="servers section: which requests (comma-separated)")
+    parser.add_argument("--pin", metavar="SERVER:WRK", help="CPU lists, e.g. 1:0: every server (all its threads "
+                        "and workers) on the first, wrk on the second, so each server has the same cores whatever "
+                        "threads it runs, and wrk takes none of them")
     args = parser.parse_args()
+    if args.pin:
+        server_cpus, wrk_cpus = args.pin.split(":")
+        PIN.update(server=cpu_list(server_cpus), wrk=cpu_list(wrk_cpus))
     conns = [int(c) for c in args.conns.split(",")]
     sections = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="mlops-bench-serve-"))
@@ -211,7 +235,8 @@ def main() -> None:
     row = np.random.default_rng(0).normal(size=20).round(4).tolist()
     body = json.dumps({"data": [row]})
     print(f"workers per server: {WORKERS}; wrk -t1; {args.duration} s per run, median of {args.repeat} interleaved "
-          "runs per cell; single-row JSON requests")
+          "runs per cell; single-row JSON requests"
+          + (f"; servers on CPUs {sorted(PIN['server'] or ())}, wrk on {sorted(PIN['wrk'] or ())}" if args.pin else ""))
 
     if "servers" in sections:
         servers_section(lr, work, body, row, conns, args)
