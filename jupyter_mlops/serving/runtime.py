@@ -186,7 +186,7 @@ def _freeze_heap() -> None:
     The young generation's threshold goes up too. The collector counts container objects made less
     those freed, and each request in flight holds some ten (its request, header dict, coroutine,
     future, response...): at 64 connections the default threshold of 700 was crossed every ~70
-    requests, each time walking the objects of the requests in flight (2.4 % of a loaded worker's
+    requests, each time walking the objects of the requests in flight (1.2-2.4 % of a loaded worker's
     CPU, perf). Their objects are freed by reference counting when answered, so what the collector
     is for here, cycles, is rare; the count stays far below 10,000 under that load."""
     gc.collect()
