@@ -68,11 +68,19 @@ def server_pids(home: Path) -> list[int]:
     return sorted(pid for pid, parent in parents.items() if parent not in parents)
 
 
+def _takes_ctrl_c() -> None:
+    """In the kernel's process, before Python starts: SIGINT as a kernel has it (Python's
+    KeyboardInterrupt). A child inherits an ignored SIGINT, and Python then leaves it ignored: so it is
+    when the test run itself was started in the background by a script (``cmd &``), and the Ctrl-C
+    the tests send would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _in_a_kernel(code: str, marker: Path) -> subprocess.Popen[str]:
     """Run API calls in another Python process, as a notebook kernel would; return once the
     new version's init() is running (readiness is being awaited)."""
     proc = subprocess.Popen([sys.executable, "-c", f"import jupyter_mlops as mlops\n{code}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_takes_ctrl_c)
     _until(lambda: marker.exists() or proc.poll() is not None)
     assert proc.poll() is None, proc.communicate()
     return proc
