@@ -1,7 +1,8 @@
 """Run the server: a supervisor and one worker process per core.
 
 The supervisor binds and listens; forked workers accept on that one socket, so one accept queue
-feeds every worker (no per-worker hashing of connections to balance). The socket has SO_REUSEPORT,
+feeds every worker (no per-worker hashing of connections), and several workers take turns so
+that their open connections stay even (accepting.py). The socket has SO_REUSEPORT,
 so a new version of a deployment can listen on the same port while the old one drains. One worker
 is supervised too, so a worker that dies is restarted whatever the count. What a worker allows its
 connections is in connections.py; its HTTP layer, which enforces that, in protocol.py.
@@ -20,6 +21,7 @@ import tempfile
 import time
 from typing import Any
 
+from .accepting import Acceptor, CountedConnections, Shares
 from .config import ServerConfig
 
 log = logging.getLogger("jupyter_mlops.serving")
@@ -49,16 +51,30 @@ def _draining_server_class() -> type:
         connections with ``Connection: close`` (clients reconnect to the new version), and shut
         down gracefully when the period ends. Other signals, or no drain period: uvicorn's way."""
 
-        def __init__(self, config: Any, runtime: Any, drain_s: float) -> None:
+        def __init__(self, config: Any, runtime: Any, drain_s: float, shares: Shares | None = None,
+                     slot: int = 0) -> None:
             super().__init__(config)
             self.runtime, self.drain_s = runtime, drain_s
+            self.shares, self.slot = shares, slot
+            if shares is not None:
+                self.server_state.connections = CountedConnections(shares, slot)
             self._loop: Any = None
 
         async def startup(self, sockets: Any = None) -> None:
             self._loop = asyncio.get_running_loop()
-            await super().startup(sockets=sockets)
+            if self.shares is None or not sockets:
+                await super().startup(sockets=sockets)
+            else:  # several workers: this one accepts for itself, taking turns with the others
+                await super().startup(sockets=[])
+                if self.started:
+                    self.servers = [Acceptor(sockets[0], self._protocol, self.config.ssl,  # type: ignore[list-item]
+                                             self.shares, self.slot)]
             if self.started and self.runtime.ready:
                 self.runtime.write_status("ready")
+
+        def _protocol(self) -> asyncio.Protocol:
+            return self.config.http_protocol_class(  # type: ignore[call-arg]
+                config=self.config, server_state=self.server_state, app_state=self.lifespan.state)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             if sig == signal.SIGTERM and self.runtime.draining:
@@ -72,8 +88,9 @@ def _draining_server_class() -> type:
     return DrainingServer
 
 
-def run_worker(config: ServerConfig, sock: socket.socket) -> None:
-    """Serve on this process until SIGTERM/SIGINT (uvicorn drains in-flight requests)."""
+def run_worker(config: ServerConfig, sock: socket.socket, shares: Shares | None = None, slot: int = 0) -> None:
+    """Serve on this process until SIGTERM/SIGINT (uvicorn drains in-flight requests); with
+    ``shares``, as the worker in ``slot`` of several."""
     import uvicorn
 
     from .app import ScoringApp
@@ -102,13 +119,13 @@ def run_worker(config: ServerConfig, sock: socket.socket) -> None:
         ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key,
         backlog=2048, proxy_headers=False,  # no proxy in front by default; saves a middleware hop
     )
-    _draining_server_class()(uv, runtime, config.drain_s).run(sockets=[sock])
+    _draining_server_class()(uv, runtime, config.drain_s, shares, slot).run(sockets=[sock])
 
 
-def _worker_main(config: ServerConfig, sock: socket.socket, supervisor: int) -> None:
+def _worker_main(config: ServerConfig, sock: socket.socket, supervisor: int, shares: Shares | None, slot: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM drains
     _die_with(supervisor)
-    run_worker(config, sock)
+    run_worker(config, sock, shares, slot)
 
 
 def _die_with(supervisor: int) -> None:
@@ -137,9 +154,14 @@ class Supervisor:
         self.procs: list[Any] = []
         self.stopping = False
         self.ctx = mp.get_context("fork")  # the supervisor holds no threads or native state yet
+        workers = config.resolved_workers()
+        self.shares = Shares(workers) if workers > 1 else None
 
-    def _start_one(self) -> Any:
-        proc = self.ctx.Process(target=_worker_main, args=(self.config, self.sock, os.getpid()), daemon=False)
+    def _start_one(self, slot: int) -> Any:
+        if self.shares is not None:
+            self.shares.vacate(slot)
+        proc = self.ctx.Process(target=_worker_main, args=(self.config, self.sock, os.getpid(), self.shares, slot),
+                                daemon=False)
         proc.start()
         return proc
 
@@ -158,7 +180,7 @@ class Supervisor:
     def _supervise(self) -> int:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        self.procs = [self._start_one() for _ in range(self.config.resolved_workers())]
+        self.procs = [self._start_one(slot) for slot in range(self.config.resolved_workers())]
         crashes, last_crash = 0, float("-inf")
         while not self.stopping:
             time.sleep(0.1)
@@ -178,7 +200,7 @@ class Supervisor:
                     self._stop()
                     return 1
                 log.warning("worker pid %s exited with %s; restarting", proc.pid, proc.exitcode)
-                self.procs[i] = self._start_one()
+                self.procs[i] = self._start_one(i)
         for proc in self.procs:
             proc.join(30 + self.config.drain_s)
             if proc.is_alive():

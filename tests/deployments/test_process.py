@@ -61,8 +61,9 @@ def test_keys_are_never_in_reprs_and_auth_is_enforced(images) -> None:  # type: 
     mlops.undeploy("secure")
 
 
-def test_update_under_steady_traffic_fails_no_request(images) -> None:  # type: ignore[no-untyped-def]
-    dep = mlops.deploy("steady", images[0], target="process", auth=False)
+@pytest.mark.parametrize("workers", [1, 2])  # two: each accepts for itself, and stops when it drains
+def test_update_under_steady_traffic_fails_no_request(images, workers: int) -> None:  # type: ignore[no-untyped-def]
+    dep = mlops.deploy("steady", images[0], target="process", auth=False, workers=workers)
     body = {"data": [[0.1] * 20]}
     stop, counts = threading.Event(), {"ok": 0, "failed": 0, "v1": 0, "v2": 0}
     first = httpx.post(dep.scoring_uri, json=body).json()["probabilities"]

@@ -82,7 +82,9 @@ def test_mlflow_documented_requests_get_the_same_predictions(
     assert (r.status_code, r.json()) == (400, {"message": "The body needs exactly one of dataframe_split, dataframe_records, instances, inputs."})
 
 
-def test_tls_with_a_self_signed_certificate(start_server: Callable[..., RunningServer], tmp_path: Path, expected) -> None:
+@pytest.mark.parametrize("workers", [1, 2])  # two: each worker accepts for itself (accepting.py)
+def test_tls_with_a_self_signed_certificate(start_server: Callable[..., RunningServer], tmp_path: Path, expected,
+                                            workers: int) -> None:
     import trustme
 
     ca = trustme.CA()
@@ -92,10 +94,14 @@ def test_tls_with_a_self_signed_certificate(start_server: Callable[..., RunningS
     trusting = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
     server = start_server(
         ["lr"], tls_cert=str(tmp_path / "server.pem"), tls_key=str(tmp_path / "server.pem"),
-        scheme="https", client={"verify": trusting},
+        scheme="https", client={"verify": trusting}, workers=workers,
     )
     rows, label, _ = expected
     r = httpx.post(f"{server.url}/score", json={"data": rows.tolist()}, verify=trusting)
     assert r.json()["label"] == label.tolist()
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(f"{server.url}/", verify=ssl.create_default_context())
+    with pytest.raises(httpx.RemoteProtocolError):  # plain HTTP to the TLS port
+        httpx.get(server.url.replace("https:", "http:") + "/")
+    for _ in range(4):  # the failed handshakes cost nothing to the next clients, whichever worker they reach
+        assert httpx.post(f"{server.url}/score", json={"data": rows.tolist()}, verify=trusting).status_code == 200
