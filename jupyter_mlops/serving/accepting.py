@@ -1,20 +1,22 @@
 """Spreading connections over a server's workers.
 
 The workers accept on one listening socket (server.py). Left to uvloop, the worker that a new
-connection wakes accepts every connection waiting, so a client that opens its pool at once has
-all of it on one worker while the others idle: 8 keep-alive connections to two workers landed 8
-and 0 every time, 64 landed anywhere from 49/15 to 27/37, and a proxy in front holds a few
-long-lived connections, so that is how it stays. Here, with several workers, each accepts for
-itself, one connection at a time, and steps aside when another accepting worker holds fewer open
-connections, so that the other one takes the connection, and takes it itself if it is still
-waiting ``STEP_ASIDE_S`` later (a busy worker is slow to accept).
+connection wakes accepts every connection waiting, so a client that opens its pool at once could have
+all of it on one worker while the others idle: 8 keep-alive connections to two workers landed 8 and 0
+in every run of one hour (2/6, 7/1, 8/0, 4/4 in another), 64 anywhere from 49/15 to 27/37, and a proxy
+in front holds a few long-lived connections, so that is how it stays. Here, with several workers, each
+accepts for itself: the connections waiting, up to ``BATCH`` a turn, until another accepting worker
+holds fewer open connections. Then it leaves the next one to that worker, and takes it itself if it
+is still waiting ``STEP_ASIDE_S`` later while no other worker accepted or closed anything (a busy
+worker is slow to accept).
 
 :class:`Shares` is what the workers know of each other: memory the supervisor maps before it
 forks them, with each worker's open connections and whether it is accepting (not while it
-starts, drains, or once it died). One worker keeps uvloop's own accepting, which costs less per
-connection and has nobody to share with: with two workers, 8 kept-alive connections served 1.16-1.20x
-the requests/s of uvloop's accepting, while a new connection per request served 0.84-0.92x (accepting
-in Python, and every worker woken by each connection).
+starts, drains, or once it died). One worker keeps uvloop's own accepting: it has nobody to share
+with. Two workers, this against uvloop's accepting: 4/4 and 32/32 every time; requests/s 1.16-1.20x
+at 8 kept-alive connections where uvloop kept 8/0, 0.94-1.01x at 64; a connection per request
+0.91-1.01x at 8 connections and 1.03-1.13x at 64 (one a turn, it was 0.84-0.92x: accepting in
+Python costs more than in uvloop's C).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 log = logging.getLogger("jupyter_mlops.serving")
 
 STEP_ASIDE_S = 0.002  # how long a worker leaves a new connection to a worker with fewer
+BATCH = 16  # connections accepted at most per turn of the loop
 RETRY_S = 0.5  # after accept() failed for want of resources (file descriptors, memory)
 
 
@@ -101,22 +104,26 @@ class Acceptor:
         shares.set_accepting(slot, True)
 
     def _ready(self) -> None:
-        """A connection is waiting (the socket stays readable, and this is called on each turn of
-        the loop, until some worker accepts it)."""
+        """Connections are waiting (the socket stays readable, and this is called on each turn of
+        the loop, until some worker accepts them): take up to ``BATCH`` while none elsewhere has fewer."""
         if self.shares.fewer_elsewhere(self.slot) and not self._waited_enough():
             return
         self._left_others = None
-        try:
-            fd, _ = self.sock._accept()  # type: ignore[attr-defined]  # the fd: socket.accept's enum lookups cost more
-        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-            return  # another worker took it, or the client gave up
-        except OSError as exc:  # out of file descriptors or memory: the others accept meanwhile
-            log.warning("accept() failed (%s); this worker accepts again in %g s", exc, RETRY_S)
-            self.loop.remove_reader(self.sock.fileno())
-            self._timer = self.loop.call_later(RETRY_S, self._watch)
-            return
-        conn = socket.socket(self._family, socket.SOCK_STREAM, 0, fd)  # (the loop makes it non-blocking)
-        self._serve(self.loop.connect_accepted_socket(self.factory, conn, ssl=self.ssl), conn)
+        for _ in range(BATCH):
+            try:
+                fd, _ = self.sock._accept()  # type: ignore[attr-defined]  # the fd: socket.accept's enum lookups cost more
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return  # another worker took it, or the client gave up
+            except OSError as exc:  # out of file descriptors or memory: the others accept meanwhile
+                log.warning("accept() failed (%s); this worker accepts again in %g s", exc, RETRY_S)
+                self.loop.remove_reader(self.sock.fileno())
+                self._timer = self.loop.call_later(RETRY_S, self._watch)
+                return
+            self.shares.counts[self.slot] += 1  # until the connection starts and is counted
+            conn = socket.socket(self._family, socket.SOCK_STREAM, 0, fd)  # (the loop makes it non-blocking)
+            self._serve(self.loop.connect_accepted_socket(self.factory, conn, ssl=self.ssl), conn)
+            if self.shares.fewer_elsewhere(self.slot):
+                return
 
     def _waited_enough(self) -> bool:
         """Whether the others have left a waiting connection alone for long enough that they must
