@@ -46,9 +46,6 @@ class Shares:
         table = memoryview(self._memory).cast("q")
         self.counts, self.accepting = table[:workers], table[workers:]
 
-    def __len__(self) -> int:
-        return len(self.counts)
-
     def set_accepting(self, slot: int, accepting: bool) -> None:
         self.accepting[slot] = int(accepting)
 

@@ -26,17 +26,12 @@ def _workers(server: RunningServer) -> list[int]:
 def _owners(server_port: int, client_ports: set[int], pids: list[int]) -> dict[int, int]:
     """How many of the connections from ``client_ports`` each worker holds (the server side's socket
     inode, from /proc/net/tcp, among the worker's open files)."""
-    inodes = {}
+    inodes = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote, inode = fields[1], fields[2], fields[9]
+        local, remote, inode = (line.split()[i] for i in (1, 2, 9))
         if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) in client_ports:
-            inodes[f"socket:[{inode}]"] = int(remote.split(":")[1], 16)
-    held = {}
-    for pid in pids:
-        fds = Path(f"/proc/{pid}/fd")
-        held[pid] = sum(1 for fd in fds.iterdir() if _link(fd) in inodes)
-    return held
+            inodes.add(f"socket:[{inode}]")
+    return {pid: sum(1 for fd in Path(f"/proc/{pid}/fd").iterdir() if _link(fd) in inodes) for pid in pids}
 
 
 def _link(path: Path) -> str:
