@@ -69,13 +69,20 @@ def figure_html(figure: Any) -> str:
 BINS = (("10s", "10 s"), ("min", "minute"), ("5min", "5 minutes"), ("15min", "15 minutes"), ("h", "hour"), ("D", "day"))
 
 
+def bin_width(freq: str) -> Any:
+    """A bin's length, as a Timedelta (to pandas, "min" alone is none: it wants "1min")."""
+    import pandas as pd
+
+    return pd.to_timedelta(pd.tseries.frequencies.to_offset(freq))
+
+
 def bin_size(frame: Any) -> tuple[str, str]:
     """A bin that gives the time axis at least ~10 points: 10 s for a short test, days for a month."""
     import pandas as pd
 
     span = frame["time"].max() - frame["time"].min() if len(frame) else pd.Timedelta(0)
     for freq, label in BINS:
-        if span / pd.Timedelta(freq) <= 120:
+        if span / bin_width(freq) <= 120:
             return freq, label
     return BINS[-1]
 
@@ -129,7 +136,6 @@ def _note(fig: Any, text: str, row: int, col: int) -> None:
 
 
 def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI_THRESHOLD) -> Any:
-    import pandas as pd
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -142,7 +148,7 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
     )
     if has_data:
         by_status, latency, errors = per_minute(frame, freq)
-        width_ms = pd.Timedelta(freq).total_seconds() * 1000 * 0.9  # a lone bar would be 1 ms wide otherwise
+        width_ms = bin_width(freq).total_seconds() * 1000 * 0.9  # a lone bar would be 1 ms wide otherwise
         for status in by_status.columns:
             fig.add_trace(go.Bar(x=by_status.index, y=by_status[status], name=f"status {status}", width=width_ms,
                                  offset=0), row=1, col=1)
@@ -155,7 +161,7 @@ def build_figure(deployment: str, frame: Any, drift: Any, threshold: float = PSI
         if pred is not None:
             fig.add_trace(go.Histogram(x=pred[1], name=pred[0], nbinsx=30), row=2, col=2)
         # whole bins either side: one bin of traffic alone would zoom the axes to sub-millisecond ticks
-        span = [by_status.index.min() - pd.Timedelta(freq), by_status.index.max() + pd.Timedelta(freq)]
+        span = [by_status.index.min() - bin_width(freq), by_status.index.max() + bin_width(freq)]
         for row, col in TIME_PANELS:
             fig.update_xaxes(range=span, row=row, col=col)
     else:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import jupyter_mlops as mlops
 from jupyter_mlops.workspace import Workspace
@@ -66,3 +67,23 @@ def test_the_dashboard_draws_offline_in_exported_notebooks(workspace: Workspace,
     html = bundle["text/html"]
     assert html.startswith("<script>if (!window.Plotly) {") and "Plotly.newPlot(" in html and "<script src=" not in html
     assert bundle["text/plain"].startswith("Dashboard(deployment='fraud', requests=30")
+
+
+def test_bins_grow_with_the_span_of_the_data() -> None:
+    from jupyter_mlops.monitoring.dashboard import bin_size
+
+    now = pd.Timestamp.now(tz="UTC")
+    spans = {"1min": "10s", "1h": "min", "3h": "5min", "20h": "15min", "3D": "h", "30D": "D", "365D": "D"}
+    for span, freq in spans.items():
+        frame = pd.DataFrame({"time": [now - pd.Timedelta(span), now]})
+        assert bin_size(frame)[0] == freq, span  # a span past 20 minutes raised ValueError ("min" is no Timedelta)
+
+
+@pytest.mark.parametrize("hours, bin_ms", [(1, 60_000), (3, 300_000)])  # per minute, per 5 minutes
+def test_a_dashboard_of_hours_of_traffic_draws_in_wider_bins(workspace: Workspace, tmp_path: Path, hours: int,
+                                                             bin_ms: int) -> None:
+    mlops.register_model(onnx_logreg(tmp_path / "lr.onnx"), "lr")
+    _collect(workspace, training_data(20, rows=60, seed=1)[0].tolist(), spread_s=hours * 3600)
+    board = mlops.dashboard("fraud", since=f"{hours + 1}h")
+    (bar,) = [t for t in board.figure.data if t.name == "status 200"]
+    assert bin_ms / 2 <= bar.width <= bin_ms  # milliseconds: most of its bin
