@@ -13,6 +13,7 @@ in the same run."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -208,6 +209,17 @@ def table(title: str, rows: list[tuple[str, int, dict[str, float], dict[str, flo
               f"{r['rps'] / base['rps']:>17.2f}x {r['p50'] - base['p50']:>18.3f} {cpu_ratio}")
 
 
+def missing_tools(sections: set[str]) -> str | None:
+    """What the chosen sections need and this machine lacks, as one line (else a server that cannot
+    start shows only as "exited before listening")."""
+    if shutil.which("wrk") is None:
+        return "needs wrk (Debian's wrk package; tools/setup.sh installs it)"
+    if "servers" in sections and importlib.util.find_spec("granian") is None:
+        return ("the servers section needs Granian for its minimal server: .venv/bin/pip install -e '.[bench]' "
+                "(or pick other sections with --only)")
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=5)
@@ -225,6 +237,9 @@ def main() -> None:
                         "and workers) on the first, wrk on the second, so each server has the same cores whatever "
                         "threads it runs, and wrk takes none of them")
     args = parser.parse_args()
+    missing = missing_tools(set(args.only.split(",")))
+    if missing:
+        sys.exit(f"bench/serve.py: {missing}")
     if args.pin:
         server_cpus, wrk_cpus = args.pin.split(":")
         PIN.update(server=cpu_list(server_cpus), wrk=cpu_list(wrk_cpus))
