@@ -136,7 +136,6 @@ def test_bodies_become_one_json_value_on_one_line(body: bytes, valid: bool, stor
     assert b"\n" not in value and orjson.loads(value) == stored
 
 
-
 def test_records_are_counted_in_place_without_copying_the_segment(tmp_path: Path) -> None:
     """Counting once copied the sealed segment (``mm[:length].count``), 12 MB a second at load,
     under the GIL: the event loop stalled for the copy. Counted in place, the peak is a chunk."""
