@@ -5,10 +5,10 @@ wrk (Debian) sends requests on 127.0.0.1 at 1, 8 and 64 connections to:
   minimal   two minimal servers doing the same session.run (bench/minimal_server.py): Starlette +
             uvicorn + orjson, and Granian's RSGI + orjson, with the same number of worker processes;
 and raw session.run in-process gives the floor. Then MLflow's /invocations forms against /score on
-one server of ours; our server with inference data collection on
-and off; and with a model run per request, coalescing (the default) and adaptive batching, for the
-logistic regression and an MLP (single-row run >= 100 us). Ratios are against the baseline measured
-in the same run."""
+one server of ours; our server with inference data collection on and off, and with a model run per
+request, coalescing (the default) and adaptive batching, for the logistic regression and an MLP
+(single-row run >= 100 us): two servers of each setting (--instances), pooled, with the baseline's
+second against its first as the noise floor. Ratios are against the baseline measured in the same run."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,12 @@ def compare(urls: dict[str, tuple[str, str | None, int]], body: bytes | str | di
     alternating order; the median run of each cell (by requests/s), with the median server CPU time
     per request. Interleaving spreads the machine's drift over all servers alike; alternating the
     order cancels what running first or second does. ``body``: one for all, or one per name."""
+    return summary(measure(urls, body, conns, duration, repeat, headers))
+
+
+def measure(urls: dict[str, tuple[str, str | None, int]], body: bytes | str | dict[str, str], conns: list[int],
+            duration: int, repeat: int, headers: dict[str, str] | None = None) -> dict[tuple[str, int], list[dict[str, float]]]:
+    """compare's runs, every one: (name, connections) -> runs."""
     runs: dict[tuple[str, int], list[dict[str, float]]] = {}
     for i in range(repeat):
         for c in conns:
@@ -98,8 +105,18 @@ def compare(urls: dict[str, tuple[str, str | None, int]], body: bytes | str | di
                 run = wrk(url, body[name] if isinstance(body, dict) else body, c, duration, key, headers)
                 run["cpu_us"] = (cpu_seconds(pid) - before) / max(run["rps"] * duration, 1) * 1e6
                 runs.setdefault((name, c), []).append(run)
+    return runs
+
+
+def summary(runs: dict[tuple[str, int], list[dict[str, float]]],
+            arm: Callable[[str], str] = lambda name: name) -> dict[tuple[str, int], dict[str, float]]:
+    """Each cell's median run (by requests/s) with the median CPU time per request, pooling the runs
+    of all servers that ``arm`` gives the same name (instances of one setting)."""
+    pooled: dict[tuple[str, int], list[dict[str, float]]] = {}
+    for (name, c), rs in runs.items():
+        pooled.setdefault((arm(name), c), []).extend(rs)
     return {cell: {**sorted(rs, key=lambda r: r["rps"])[len(rs) // 2],
-                   "cpu_us": statistics.median(r["cpu_us"] for r in rs)} for cell, rs in runs.items()}
+                   "cpu_us": statistics.median(r["cpu_us"] for r in rs)} for cell, rs in pooled.items()}
 
 
 def cpu_list(text: str) -> set[int]:
@@ -187,15 +204,26 @@ def peak_rss_mib(pid: int) -> float:
 
 def variants(model: Path, work: Path, body: str, conns: list[int], args: argparse.Namespace, title: str,
              settings: dict[str, dict[str, object]]) -> None:
-    """Our server under each of ``settings`` (the first is the baseline), in the same run."""
-    ports = {name: free_port() for name in settings}
-    servers = {name: ours(model, work, ports[name], **s) for name, s in settings.items()}
-    res = compare({name: (f"http://127.0.0.1:{ports[name]}/score", KEY, servers[name].proc.pid) for name in settings},
-                  body, conns, args.duration, args.repeat)
+    """Our server under each of ``settings`` (the first is the baseline), in the same run.
+
+    With ``--instances N`` each setting runs as N servers, measured in turn and pooled: two starts of
+    one server differ by several percent here (where their memory lands), which one instance each
+    would book to the setting. The baseline's second instance against its first is shown as well:
+    the noise floor that the other ratios are read against."""
+    ports = {(name, i): free_port() for name in settings for i in range(args.instances)}
+    servers = {key: ours(model, work, port, **settings[key[0]]) for key, port in ports.items()}
+    urls = {f"{name}#{i}": (f"http://127.0.0.1:{port}/score", KEY, servers[(name, i)].proc.pid)
+            for (name, i), port in ports.items()}
+    runs = measure(urls, body, conns, args.duration, args.repeat)
     for server in servers.values():
         server.stop()
+    res = summary(runs, arm=lambda name: name.rsplit("#", 1)[0])
     base = next(iter(settings))
-    table(title, [(f"ours, {n}", c, res[(n, c)], res[(base, c)]) for c in conns for n in settings], "first")
+    rows = [(f"ours, {n}", c, res[(n, c)], res[(base, c)]) for c in conns for n in settings]
+    if args.instances > 1:
+        each = summary(runs)
+        rows += [(f"ours, {base}, #2 vs #1", c, each[(f"{base}#1", c)], each[(f"{base}#0", c)]) for c in conns]
+    table(title + (f" ({args.instances} instances each, pooled)" if args.instances > 1 else ""), rows, "first")
 
 
 def table(title: str, rows: list[tuple[str, int, dict[str, float], dict[str, float]]], base_name: str) -> None:
@@ -231,6 +259,9 @@ def main() -> None:
     parser.add_argument("--baseline-src", help="another checkout (say, `git archive main | tar -x -C DIR`) whose "
                                                "server the baseline section compares this tree's against")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell, interleaved; the median is shown")
+    parser.add_argument("--instances", type=int, default=2,
+                        help="collect and runs sections: servers started per setting, their runs pooled, and the "
+                             "baseline's second against its first shown as the noise floor (1: one each)")
     parser.add_argument("--payloads", default="1 row,32 rows,v2 binary 32 rows",
                         help="servers section: which requests (comma-separated)")
     parser.add_argument("--pin", metavar="SERVER:WRK", help="CPU lists, e.g. 1:0: every server (all its threads "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,3 +21,25 @@ def test_the_servers_section_without_granian_says_how_to_install_it() -> None:
         "bench/serve.py: the servers section needs Granian for its minimal server: .venv/bin/pip install -e '.[bench]' "
         "(or pick other sections with --only)"]
     assert done.stdout == ""  # nothing started: no table header, no model built
+
+
+def _bench_module() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_serve", ROOT / "bench" / "serve.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_instances_of_a_setting_are_pooled_into_one_median() -> None:
+    serve = _bench_module()
+    def run(rps: float, cpu: float) -> dict[str, float]:
+        return {"rps": rps, "p50": 1.0, "p99": 2.0, "errors": 0.0, "cpu_us": cpu}
+    runs = {("on#0", 64): [run(100, 50), run(104, 51), run(102, 49)],
+            ("on#1", 64): [run(90, 60), run(96, 58), run(94, 59)],
+            ("on#0", 8): [run(10, 5)]}
+    pooled = serve.summary(runs, arm=lambda name: name.rsplit("#", 1)[0])
+    assert set(pooled) == {("on", 64), ("on", 8)}
+    assert pooled[("on", 64)]["rps"] == 100  # the median of all six runs' (upper middle): not either instance's
+    assert pooled[("on", 64)]["cpu_us"] == 54.5  # the median of all six CPU figures
+    each = serve.summary(runs)
+    assert each[("on#0", 64)]["rps"] == 102 and each[("on#1", 64)]["rps"] == 94
