@@ -108,13 +108,18 @@ def measure(urls: dict[str, tuple[str, str | None, int]], body: bytes | str | di
     return runs
 
 
+def setting_of(name: str) -> str:
+    """The setting a server instance named ``<setting>#<n>`` belongs to."""
+    return name.rsplit("#", 1)[0]
+
+
 def summary(runs: dict[tuple[str, int], list[dict[str, float]]],
-            arm: Callable[[str], str] = lambda name: name) -> dict[tuple[str, int], dict[str, float]]:
+            group: Callable[[str], str] = lambda name: name) -> dict[tuple[str, int], dict[str, float]]:
     """Each cell's median run (by requests/s) with the median CPU time per request, pooling the runs
-    of all servers that ``arm`` gives the same name (instances of one setting)."""
+    of all servers that ``group`` gives the same name (instances of one setting)."""
     pooled: dict[tuple[str, int], list[dict[str, float]]] = {}
     for (name, c), rs in runs.items():
-        pooled.setdefault((arm(name), c), []).extend(rs)
+        pooled.setdefault((group(name), c), []).extend(rs)
     return {cell: {**sorted(rs, key=lambda r: r["rps"])[len(rs) // 2],
                    "cpu_us": statistics.median(r["cpu_us"] for r in rs)} for cell, rs in pooled.items()}
 
@@ -217,7 +222,7 @@ def variants(model: Path, work: Path, body: str, conns: list[int], args: argpars
     runs = measure(urls, body, conns, args.duration, args.repeat)
     for server in servers.values():
         server.stop()
-    res = summary(runs, arm=lambda name: name.rsplit("#", 1)[0])
+    res = summary(runs, setting_of)
     base = next(iter(settings))
     rows = [(f"ours, {n}", c, res[(n, c)], res[(base, c)]) for c in conns for n in settings]
     if args.instances > 1:
@@ -260,8 +265,9 @@ def main() -> None:
                                                "server the baseline section compares this tree's against")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell, interleaved; the median is shown")
     parser.add_argument("--instances", type=int, default=2,
-                        help="collect and runs sections: servers started per setting, their runs pooled, and the "
-                             "baseline's second against its first shown as the noise floor (1: one each)")
+                        help="servers, collect and runs sections: servers started of each kind, their runs pooled (two "
+                             "starts of one server differ by up to 20 %% here); collect and runs show the baseline's "
+                             "second against its first as the noise floor (1: one each)")
     parser.add_argument("--payloads", default="1 row,32 rows,v2 binary 32 rows",
                         help="servers section: which requests (comma-separated)")
     parser.add_argument("--pin", metavar="SERVER:WRK", help="CPU lists, e.g. 1:0: every server (all its threads "
@@ -337,21 +343,23 @@ def servers_section(lr: Path, work: Path, body: str, row: list[float], conns: li
                 "v2 binary 32 rows": ("/v2/models/m/infer", v2_body, v2_headers)}
     payloads = {k: v for k, v in payloads.items() if k in args.payloads.split(",")}
     names = ("uvicorn minimal", "granian minimal", "ours (auth+metrics)")
+    starts = {"uvicorn minimal": lambda port: minimal(lr, port), "granian minimal": lambda port: granian(lr, port),
+              "ours (auth+metrics)": lambda port: ours(lr, work, port)}
     for label, (path, payload, headers) in payloads.items():
-        servers = {"uvicorn minimal": minimal(lr, p1 := free_port()), "granian minimal": granian(lr, p2 := free_port()),
-                   "ours (auth+metrics)": ours(lr, work, p3 := free_port())}
-        urls = {name: (f"http://127.0.0.1:{port}{path}", KEY if name.startswith("ours") else None, servers[name].proc.pid)
-                for name, port in zip(names, (p1, p2, p3))}
-        results = compare(urls, payload, conns, args.duration, args.repeat, headers)
-        memory = {name: peak_rss_mib(s.proc.pid) for name, s in servers.items()}
+        ports = {f"{name}#{i}": free_port() for name in names for i in range(args.instances)}
+        servers = {key: starts[setting_of(key)](port) for key, port in ports.items()}
+        urls = {key: (f"http://127.0.0.1:{port}{path}", KEY if key.startswith("ours") else None, servers[key].proc.pid)
+                for key, port in ports.items()}
+        results = summary(measure(urls, payload, conns, args.duration, args.repeat, headers), setting_of)
+        memory = {name: max(peak_rss_mib(s.proc.pid) for key, s in servers.items() if setting_of(key) == name) for name in names}
         for s in servers.values():
             s.stop()
         rows = []
         for c in conns:
             best = max(names[:2], key=lambda n: results[(n, c)]["rps"])
             rows += [(f"{n}{' *' if n == best else ''}", c, results[(n, c)], results[(best, c)]) for n in names]
-        table(f"logistic regression, {label}: ratios against the faster minimal server (*) at the same connections",
-              rows, "faster")
+        table(f"logistic regression, {label}: ratios against the faster minimal server (*) at the same connections"
+              + (f" ({args.instances} instances each, pooled)" if args.instances > 1 else ""), rows, "faster")
         print("peak memory per worker (VmHWM): " + ", ".join(f"{n} {m:.0f} MiB" for n, m in memory.items()))
 
 

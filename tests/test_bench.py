@@ -37,7 +37,7 @@ def test_instances_of_a_setting_are_pooled_into_one_median() -> None:
     runs = {("on#0", 64): [run(100, 50), run(104, 51), run(102, 49)],
             ("on#1", 64): [run(90, 60), run(96, 58), run(94, 59)],
             ("on#0", 8): [run(10, 5)]}
-    pooled = serve.summary(runs, arm=lambda name: name.rsplit("#", 1)[0])
+    pooled = serve.summary(runs, serve.setting_of)
     assert set(pooled) == {("on", 64), ("on", 8)}
     assert pooled[("on", 64)]["rps"] == 100  # the median of all six runs' (upper middle): not either instance's
     assert pooled[("on", 64)]["cpu_us"] == 54.5  # the median of all six CPU figures
