@@ -73,15 +73,18 @@ def wrk(url: str, body: bytes | str, conns: int, duration: int, key: str | None,
             "errors": float(errors.group(1)) if errors else 0.0}
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process, its children and all their threads so far."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system) so far of a process, its children and all their threads; and of
+    their main threads alone (a worker's event loop: the rest is other threads, the collector's writer)."""
     pids = [pid, *(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
-    ticks = 0
+    ticks = main = 0
     for p in pids:
         for task in Path(f"/proc/{p}/task").iterdir():
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            used = int(fields[11]) + int(fields[12])
+            ticks += used
+            main += used if task.name == str(p) else 0
+    return ticks / os.sysconf("SC_CLK_TCK"), main / os.sysconf("SC_CLK_TCK")
 
 
 def compare(urls: dict[str, tuple[str, str | None, int]], body: bytes | str | dict[str, str], conns: list[int],
@@ -103,7 +106,8 @@ def measure(urls: dict[str, tuple[str, str | None, int]], body: bytes | str | di
             for name, (url, key, pid) in order[::-1] if i % 2 else order:
                 before = cpu_seconds(pid)
                 run = wrk(url, body[name] if isinstance(body, dict) else body, c, duration, key, headers)
-                run["cpu_us"] = (cpu_seconds(pid) - before) / max(run["rps"] * duration, 1) * 1e6
+                after, requests = cpu_seconds(pid), max(run["rps"] * duration, 1)
+                run["cpu_us"], run["loop_us"] = ((a - b) / requests * 1e6 for a, b in zip(after, before))
                 runs.setdefault((name, c), []).append(run)
     return runs
 
@@ -121,7 +125,8 @@ def summary(runs: dict[tuple[str, int], list[dict[str, float]]],
     for (name, c), rs in runs.items():
         pooled.setdefault((group(name), c), []).extend(rs)
     return {cell: {**sorted(rs, key=lambda r: r["rps"])[len(rs) // 2],
-                   "cpu_us": statistics.median(r["cpu_us"] for r in rs)} for cell, rs in pooled.items()}
+                   "cpu_us": statistics.median(r["cpu_us"] for r in rs),
+                   "loop_us": statistics.median(r["loop_us"] for r in rs)} for cell, rs in pooled.items()}
 
 
 def cpu_list(text: str) -> set[int]:
@@ -229,6 +234,9 @@ def variants(model: Path, work: Path, body: str, conns: list[int], args: argpars
         each = summary(runs)
         rows += [(f"ours, {base}, #2 vs #1", c, each[(f"{base}#1", c)], each[(f"{base}#0", c)]) for c in conns]
     table(title + (f" ({args.instances} instances each, pooled)" if args.instances > 1 else ""), rows, "first")
+    print("CPU per request on the event loop + on other threads (the collector's writer), us: " + "; ".join(
+        f"{n} at {c}: {res[(n, c)]['loop_us']:.1f} + {res[(n, c)]['cpu_us'] - res[(n, c)]['loop_us']:.1f}"
+        for c in conns for n in settings))
 
 
 def table(title: str, rows: list[tuple[str, int, dict[str, float], dict[str, float]]], base_name: str) -> None:

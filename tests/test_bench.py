@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ def _bench_module() -> Any:
 def test_instances_of_a_setting_are_pooled_into_one_median() -> None:
     serve = _bench_module()
     def run(rps: float, cpu: float) -> dict[str, float]:
-        return {"rps": rps, "p50": 1.0, "p99": 2.0, "errors": 0.0, "cpu_us": cpu}
+        return {"rps": rps, "p50": 1.0, "p99": 2.0, "errors": 0.0, "cpu_us": cpu, "loop_us": cpu - 1}
     runs = {("on#0", 64): [run(100, 50), run(104, 51), run(102, 49)],
             ("on#1", 64): [run(90, 60), run(96, 58), run(94, 59)],
             ("on#0", 8): [run(10, 5)]}
@@ -41,5 +42,26 @@ def test_instances_of_a_setting_are_pooled_into_one_median() -> None:
     assert set(pooled) == {("on", 64), ("on", 8)}
     assert pooled[("on", 64)]["rps"] == 100  # the median of all six runs' (upper middle): not either instance's
     assert pooled[("on", 64)]["cpu_us"] == 54.5  # the median of all six CPU figures
+    assert pooled[("on", 64)]["loop_us"] == 53.5
     each = serve.summary(runs)
     assert each[("on#0", 64)]["rps"] == 102 and each[("on#1", 64)]["rps"] == 94
+
+
+def test_cpu_seconds_tells_the_main_thread_from_the_others() -> None:
+    serve = _bench_module()
+    # the main thread sleeps while another spins for 0.6 s of CPU (and lives on: a gone thread's time is not listed)
+    code = ("import threading, time\n"
+            "def spin():\n    t = time.thread_time()\n    while time.thread_time() - t < 0.6: pass\n    time.sleep(30)\n"
+            "threading.Thread(target=spin).start(); print('go', flush=True); time.sleep(30)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "go\n"
+        deadline = time.monotonic() + 20
+        while (used := serve.cpu_seconds(proc.pid))[0] < 0.6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        total, main = used
+        assert total >= 0.6
+        assert main < 0.2  # the spinning thread's time is not the main thread's
+    finally:
+        proc.kill()
+        proc.wait()
