@@ -217,8 +217,7 @@ def variants(model: Path, work: Path, body: str, conns: list[int], args: argpars
     """Our server under each of ``settings`` (the first is the baseline), in the same run.
 
     With ``--instances N`` each setting runs as N servers, measured in turn and pooled: two starts of
-    one server differ by several percent here (where their memory lands), which one instance each
-    would book to the setting. The baseline's second instance against its first is shown as well:
+    one server differ by up to 20 % here, which one instance each would book to the setting. The baseline's second instance against its first is shown as well:
     the noise floor that the other ratios are read against."""
     ports = {(name, i): free_port() for name in settings for i in range(args.instances)}
     servers = {key: ours(model, work, port, **settings[key[0]]) for key, port in ports.items()}
