@@ -233,19 +233,20 @@ def variants(model: Path, work: Path, body: str, conns: list[int], args: argpars
         each = summary(runs)
         rows += [(f"ours, {base}, #2 vs #1", c, each[(f"{base}#1", c)], each[(f"{base}#0", c)]) for c in conns]
     table(title + (f" ({args.instances} instances each, pooled)" if args.instances > 1 else ""), rows, "first")
-    print("CPU per request on the event loop + on other threads (the collector's writer), us: " + "; ".join(
-        f"{n} at {c}: {res[(n, c)]['loop_us']:.1f} + {res[(n, c)]['cpu_us'] - res[(n, c)]['loop_us']:.1f}"
-        for c in conns for n in settings))
+    split = "; ".join(f"{n} at {c}: {r['loop_us']:.1f} + {max(r['cpu_us'] - r['loop_us'], 0.0):.1f}"
+                      for c in conns for n in settings for r in [res[(n, c)]])
+    print(f"CPU per request on the event loop + on other threads (the collector's writer, onnxruntime's pool), us: {split}")
 
 
 def table(title: str, rows: list[tuple[str, int, dict[str, float], dict[str, float]]], base_name: str) -> None:
     print(f"\n{title}")
-    print(f"{'server':<26} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'cpu us/req':>10}  "
+    width = max(26, *(len(name) for name, *_ in rows))
+    print(f"{'server':<{width}} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'cpu us/req':>10}  "
           f"{'req/s vs ' + base_name:>18} {'p50 - ' + base_name + ' ms':>18} {'cpu/req vs ' + base_name:>18}")
     for name, conns, r, base in rows:
         cpu = f"{r['cpu_us']:>10.1f}" if "cpu_us" in r else f"{'':>10}"
         cpu_ratio = f"{r['cpu_us'] / base['cpu_us']:>17.2f}x" if "cpu_us" in r and "cpu_us" in base else f"{'':>18}"
-        print(f"{name:<26} {conns:>5} {r['rps']:>9,.0f} {r['p50']:>8.3f} {r['p99']:>8.3f} {r['errors']:>6.0f} {cpu}  "
+        print(f"{name:<{width}} {conns:>5} {r['rps']:>9,.0f} {r['p50']:>8.3f} {r['p99']:>8.3f} {r['errors']:>6.0f} {cpu}  "
               f"{r['rps'] / base['rps']:>17.2f}x {r['p50'] - base['p50']:>18.3f} {cpu_ratio}")
 
 
