@@ -217,8 +217,9 @@ def variants(model: Path, work: Path, body: str, conns: list[int], args: argpars
     """Our server under each of ``settings`` (the first is the baseline), in the same run.
 
     With ``--instances N`` each setting runs as N servers, measured in turn and pooled: two starts of
-    one server differ by up to 20 % here, which one instance each would book to the setting. The baseline's second instance against its first is shown as well:
-    the noise floor that the other ratios are read against."""
+    one server differ by up to 20 % here, which one instance each would book to the setting. The
+    baseline's second instance against its first is shown as well: the noise floor that the other
+    ratios are read against."""
     ports = {(name, i): free_port() for name in settings for i in range(args.instances)}
     servers = {key: ours(model, work, port, **settings[key[0]]) for key, port in ports.items()}
     urls = {f"{name}#{i}": (f"http://127.0.0.1:{port}/score", KEY, servers[(name, i)].proc.pid)
@@ -282,6 +283,8 @@ def main() -> None:
                         "and workers) on the first, wrk on the second, so each server has the same cores whatever "
                         "threads it runs, and wrk takes none of them")
     args = parser.parse_args()
+    if args.instances < 1:
+        sys.exit(f"bench/serve.py: --instances is a number of servers, at least 1 (got {args.instances})")
     missing = missing_tools(set(args.only.split(",")))
     if missing:
         sys.exit(f"bench/serve.py: {missing}")

@@ -65,3 +65,12 @@ def test_cpu_seconds_tells_the_main_thread_from_the_others() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_no_servers_at_all_is_refused_in_one_line() -> None:
+    done = subprocess.run([sys.executable, "bench/serve.py", "--only", "collect", "--instances", "0"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "bench/serve.py: --instances is a number of servers, at least 1 (got 0)"]
+    assert done.stdout == ""  # refused before any model is built or server started
