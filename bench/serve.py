@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -220,10 +221,8 @@ def variants(model: Path, work: Path, body: str, conns: list[int], args: argpars
     one server differ by up to 20 % here, which one instance each would book to the setting. The
     baseline's second instance against its first is shown as well: the noise floor that the other
     ratios are read against."""
-    ports = {(name, i): free_port() for name in settings for i in range(args.instances)}
-    servers = {key: ours(model, work, port, **settings[key[0]]) for key, port in ports.items()}
-    urls = {f"{name}#{i}": (f"http://127.0.0.1:{port}/score", KEY, servers[(name, i)].proc.pid)
-            for (name, i), port in ports.items()}
+    servers, urls = start_instances({name: (partial(ours, model, work, **s), KEY) for name, s in settings.items()},
+                                    args.instances, "/score")
     runs = measure(urls, body, conns, args.duration, args.repeat)
     for server in servers.values():
         server.stop()
@@ -233,10 +232,28 @@ def variants(model: Path, work: Path, body: str, conns: list[int], args: argpars
     if args.instances > 1:
         each = summary(runs)
         rows += [(f"ours, {base}, #2 vs #1", c, each[(f"{base}#1", c)], each[(f"{base}#0", c)]) for c in conns]
-    table(title + (f" ({args.instances} instances each, pooled)" if args.instances > 1 else ""), rows, "first")
+    table(title + pooled_note(args.instances), rows, "first")
     split = "; ".join(f"{n} at {c}: {r['loop_us']:.1f} + {max(r['cpu_us'] - r['loop_us'], 0.0):.1f}"
                       for c in conns for n in settings for r in [res[(n, c)]])
     print(f"CPU per request on the event loop + on other threads (the collector's writer, onnxruntime's pool), us: {split}")
+
+
+def start_instances(starts: dict[str, tuple[Callable[[int], Proc], str | None]], count: int,
+                    path: str) -> tuple[dict[str, Proc], dict[str, tuple[str, str | None, int]]]:
+    """``count`` servers of each kind (its start on a port, and its key), named ``<kind>#<n>``: the
+    servers, and the (url, key, pid) that measure takes."""
+    servers: dict[str, Proc] = {}
+    urls: dict[str, tuple[str, str | None, int]] = {}
+    for name, (start, key) in starts.items():
+        for i in range(count):
+            port = free_port()
+            servers[f"{name}#{i}"] = server = start(port)
+            urls[f"{name}#{i}"] = (f"http://127.0.0.1:{port}{path}", key, server.proc.pid)
+    return servers, urls
+
+
+def pooled_note(count: int) -> str:
+    return f" ({count} instances each, pooled)" if count > 1 else ""
 
 
 def table(title: str, rows: list[tuple[str, int, dict[str, float], dict[str, float]]], base_name: str) -> None:
@@ -354,13 +371,10 @@ def servers_section(lr: Path, work: Path, body: str, row: list[float], conns: li
                 "v2 binary 32 rows": ("/v2/models/m/infer", v2_body, v2_headers)}
     payloads = {k: v for k, v in payloads.items() if k in args.payloads.split(",")}
     names = ("uvicorn minimal", "granian minimal", "ours (auth+metrics)")
-    starts = {"uvicorn minimal": lambda port: minimal(lr, port), "granian minimal": lambda port: granian(lr, port),
-              "ours (auth+metrics)": lambda port: ours(lr, work, port)}
+    starts = {"uvicorn minimal": (partial(minimal, lr), None), "granian minimal": (partial(granian, lr), None),
+              "ours (auth+metrics)": (partial(ours, lr, work), KEY)}
     for label, (path, payload, headers) in payloads.items():
-        ports = {f"{name}#{i}": free_port() for name in names for i in range(args.instances)}
-        servers = {key: starts[setting_of(key)](port) for key, port in ports.items()}
-        urls = {key: (f"http://127.0.0.1:{port}{path}", KEY if key.startswith("ours") else None, servers[key].proc.pid)
-                for key, port in ports.items()}
+        servers, urls = start_instances(starts, args.instances, path)
         results = summary(measure(urls, payload, conns, args.duration, args.repeat, headers), setting_of)
         memory = {name: max(peak_rss_mib(s.proc.pid) for key, s in servers.items() if setting_of(key) == name) for name in names}
         for s in servers.values():
@@ -370,7 +384,7 @@ def servers_section(lr: Path, work: Path, body: str, row: list[float], conns: li
             best = max(names[:2], key=lambda n: results[(n, c)]["rps"])
             rows += [(f"{n}{' *' if n == best else ''}", c, results[(n, c)], results[(best, c)]) for n in names]
         table(f"logistic regression, {label}: ratios against the faster minimal server (*) at the same connections"
-              + (f" ({args.instances} instances each, pooled)" if args.instances > 1 else ""), rows, "faster")
+              + pooled_note(args.instances), rows, "faster")
         print("peak memory per worker (VmHWM): " + ", ".join(f"{n} {m:.0f} MiB" for n, m in memory.items()))
 
 

@@ -1,4 +1,5 @@
-"""bench/serve.py, run as a person runs it: a missing tool is named in one line, before any server starts."""
+"""bench/serve.py: bad input or a missing tool named in one line before any server starts; how runs of
+several starts of a server are pooled; how a server's CPU time is split between its threads."""
 
 from __future__ import annotations
 
