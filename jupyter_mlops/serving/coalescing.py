@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .batching import predict_each, rows, settle
+from .outbox import HOLD_FROM, OUTBOX
 from .scorers import ModelScorer
 
 log = logging.getLogger("jupyter_mlops.serving")
@@ -93,12 +94,19 @@ class Coalescer:
                 self.metrics.observe_batch(self.scorer.name, total)
             for (_, _, future), result in zip(batch, results):
                 settle(future, result)
-            for _, _, future in batch:
-                if future.resume is not None:
-                    try:
-                        future.resume()
-                    except Exception:  # one request's failure to answer is not the others'
-                        log.exception("resuming a request after its coalesced run failed")
+            hold = len(batch) >= HOLD_FROM  # a large run's answers are sent together (outbox.py)
+            if hold:
+                OUTBOX.hold()
+            try:
+                for _, _, future in batch:
+                    if future.resume is not None:
+                        try:
+                            future.resume()
+                        except Exception:  # one request's failure to answer is not the others'
+                            log.exception("resuming a request after its coalesced run failed")
+            finally:
+                if hold:
+                    OUTBOX.release()
             start = end
 
 

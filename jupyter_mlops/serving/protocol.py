@@ -13,7 +13,8 @@ model run is coalesced with the other requests of this turn of the loop (coalesc
 :class:`~.coalescing.TurnFuture`, and is resumed in place when the run is done, still with no task.
 One that awaits anything else (adaptive batching, a scoring script on a thread) goes on as a task
 from where it stopped. Pipelined requests behind an answer in progress wait, and reading pauses,
-until it has answered.
+until it has answered. Answers are written through the worker's outbox (outbox.py), which holds
+those of a large coalesced run until the last is ready and then sends them together.
 
 The limits of :class:`~.connections.ConnectionLimits` are enforced here:
 
@@ -50,6 +51,7 @@ from .app import ScoringApp, response_head
 from .coalescing import TurnFuture
 from .connections import ConnectionLimits
 from .errors import error_body
+from .outbox import OUTBOX
 from .request import Request, Response, parse_length
 
 IDLE, HEAD, BODY, ANSWER, CLOSING = range(5)  # a connection's phase
@@ -282,10 +284,9 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
             if close:
                 response.headers["connection"] = "close"
             head = f"{_STATUS[response.status]}{response_head(req, response)}\r\n".encode("latin-1")
-            self.transport.write(head if req.method == "HEAD" else head + response.body)
+            OUTBOX.write(self.transport, head if req.method == "HEAD" else head + response.body, close)
             if close:
                 self.phase = CLOSING
-                self.transport.close()  # once what is written has gone
             elif self.phase == ANSWER and not self.waiting:  # (not when the next request's header has begun)
                 self.phase, self.since = IDLE, self.loop.time()
 
