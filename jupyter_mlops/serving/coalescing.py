@@ -82,6 +82,7 @@ class Coalescer:
 
     def _run(self) -> None:
         waiting, self._waiting = self._waiting, []
+        hold = len(waiting) >= HOLD_FROM  # many connections waiting: answers go out a run at a time (outbox.py)
         start = 0
         while start < len(waiting):
             end, total = start + 1, waiting[start][1]
@@ -94,7 +95,6 @@ class Coalescer:
                 self.metrics.observe_batch(self.scorer.name, total)
             for (_, _, future), result in zip(batch, results):
                 settle(future, result)
-            hold = len(batch) >= HOLD_FROM  # a large run's answers are sent together (outbox.py)
             if hold:
                 OUTBOX.hold()
             try:

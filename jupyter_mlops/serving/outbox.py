@@ -1,4 +1,4 @@
-"""The answers of a large coalesced run are written together, once the last of them is ready.
+"""The answers of a large coalesced run are sent together, once the last of them is ready.
 
 A coalesced run (coalescing.py) settles many requests at once, and the HTTP layer (protocol.py)
 finishes each in turn: its output encoded, its record collected, its answer written. Written one by
@@ -7,10 +7,11 @@ falls between two requests' Python work and leaves their caches cold, and the cl
 answer. Held until the run's last answer is ready, then sent back to back, the Python work runs
 warm and the sends do too: Netty's flush consolidation, for the same reason.
 
-Only for runs of :data:`HOLD_FROM` requests or more. Those come when many connections have a
-request waiting, so the worker is busy and a held answer waits for a fraction of what the request
-queued. With a few connections (runs of a few requests), holding made the client wait with nothing
-to do: fewer requests/s. Measured with bench/serve.py's logistic regression, one worker: +15 % to
+Only in turns of the loop with :data:`HOLD_FROM` requests or more for the model (run in one go, or
+in several runs of up to ``MAX_ROWS`` rows, each sent once it is answered). Those come when many
+connections have a request waiting, so the worker is busy and a held answer waits for a fraction of
+what the request queued. With a few connections (runs of a few requests), holding made the client
+wait with nothing to do: fewer requests/s. Measured with bench/serve.py's logistic regression, one worker: +15 % to
 +40 % requests/s at 64 connections (runs of 33 to 64 requests), the same at 8 (runs of up to 8).
 
 Answers of one connection leave in the order they were written (a request pipelined behind a held

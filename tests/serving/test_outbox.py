@@ -39,10 +39,10 @@ class Recorder:
         return self.closed
 
 
-def _run_answering(tmp_path: Path, requests: int) -> list[str]:
-    """One coalesced run of ``requests`` one-row requests, each answered (as protocol.py does)
-    through the outbox when resumed; the log of resumes and sends."""
-    coalescer = Coalescer(OnnxScorer("lr", 1, onnx_logreg(tmp_path / "lr.onnx")))
+def _run_answering(tmp_path: Path, requests: int, max_rows: int = 512) -> list[str]:
+    """One turn of ``requests`` one-row requests, coalesced (in runs of ``max_rows``), each answered
+    (as protocol.py does) through the outbox when resumed; the log of resumes and sends."""
+    coalescer = Coalescer(OnnxScorer("lr", 1, onnx_logreg(tmp_path / "lr.onnx")), max_rows=max_rows)
     x = training_data(20, rows=requests, seed=4)[0]
     log: list[str] = []
 
@@ -70,6 +70,12 @@ def test_a_large_runs_answers_are_sent_together_once_the_last_is_ready(tmp_path:
     assert [e.split()[1] for e in log] == ["resumed"] * n + ["sent"] * n  # nothing sent before all are ready
     assert [e.split()[0] for e in log[n:]] == [str(i) for i in range(n)]  # then in the order written
     assert OUTBOX.held is None  # not holding after the run
+
+
+def test_a_large_turn_in_several_runs_sends_each_runs_answers_before_the_next_run(tmp_path: Path) -> None:
+    log = _run_answering(tmp_path, HOLD_FROM, max_rows=HOLD_FROM // 2)  # two runs, each under HOLD_FROM
+    half = HOLD_FROM // 2
+    assert [e.split()[1] for e in log] == (["resumed"] * half + ["sent"] * half) * 2
 
 
 def test_a_small_runs_answers_are_sent_as_each_is_ready(tmp_path: Path) -> None:
