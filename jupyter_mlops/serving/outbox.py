@@ -10,9 +10,10 @@ warm and the sends do too: Netty's flush consolidation, for the same reason.
 Only in turns of the loop with :data:`HOLD_FROM` requests or more for the model (run in one go, or
 in several runs of up to ``MAX_ROWS`` rows, each sent once it is answered). Those come when many
 connections have a request waiting, so the worker is busy and a held answer waits for a fraction of
-what the request queued. With a few connections (runs of a few requests), holding made the client
-wait with nothing to do: fewer requests/s. Measured with bench/serve.py's logistic regression, one worker: +15 % to
-+40 % requests/s at 64 connections (runs of 33 to 64 requests), the same at 8 (runs of up to 8).
+what the request queued. Holding every run's answers cost 8-12 % of requests/s at 8 connections
+(runs of up to 8: the client sat idle while the server finished the run), hence the threshold.
+Measured (bench/serve.py's logistic regression, one worker, 64 connections, runs of 33-64 requests):
+0.99x to 1.41x the requests/s without it in eight pooled runs, median 1.12x.
 
 Answers of one connection leave in the order they were written (a request pipelined behind a held
 answer is held behind it), and a connection that closes after its answer closes once it is sent.
