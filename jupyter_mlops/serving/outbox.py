@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 
-HOLD_FROM = 16  # requests in a coalesced run from which its answers are held
+HOLD_FROM = 16  # requests for a model in one turn of the loop from which its runs' answers are held
 
 
 class Outbox:
