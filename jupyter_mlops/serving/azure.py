@@ -55,7 +55,7 @@ async def score(rt: Runtime, req: Request) -> Response:
         scorer = rt.only_model()
         data = payload["data"]
     req.model = scorer.key
-    outputs = await rt.predict(scorer, inputs_from_data(data, scorer.inputs))
+    outputs = await rt.predict(scorer, inputs_from_data(data, scorer.inputs), req.alone)
     if len(outputs) == 1:
         return Response.json(next(iter(outputs.values())))
     return Response.json(outputs)

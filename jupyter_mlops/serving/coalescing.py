@@ -5,10 +5,12 @@ that had data when it polled). Each used to pay the model runtime's fixed cost p
 (onnxruntime's ``run`` is ~10 us for a single row, more once the request path has left the
 caches cold), and the rows themselves cost little. Here a request's inputs wait only until the
 requests read in the same turn have been parsed (no timer, no waiting for more to arrive), then
-all of them run as one ``predict`` and the outputs are split back. A lone request runs alone
-at the end of its turn: it waits one turn of the loop, which measured within the noise of a
-single connection's requests/s here (a variant that ran requests at once after a few lone runs
-in a row gained nothing measurable at one connection and lost coalescing at eight).
+all of them run as one ``predict`` and the outputs are split back. A request whose connection is
+the worker's only open one (the HTTP layer says so: ``Request.alone``) runs at once, as nothing
+else can arrive in its turn: waiting for the turn's end cost a single client ~20 us of the
+worker's CPU a request here (of ~160 us in all on this VM at one connection), and 5-8 % of its
+requests/s, in three runs. Guessing instead (running at once after a few lone runs in a row)
+gained nothing measurable at one connection and lost coalescing at eight.
 
 Unlike adaptive batching (batching.py, opt-in, which waits up to ``max_batch_delay_ms`` for
 company and runs on a thread), nothing here waits for requests that have not arrived, and the run
@@ -66,13 +68,19 @@ class Coalescer:
         self._waiting: list[tuple[dict[str, np.ndarray], int, TurnFuture]] = []
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the turn being gathered
 
-    def predict(self, inputs: dict[str, np.ndarray]) -> Awaitable[dict[str, np.ndarray]]:
-        """The outputs, to await: a :class:`TurnFuture`, or at once (a request of ``max_rows`` or
-        more, or inputs with no shared first dimension). Not a coroutine: each coroutine between the
-        request's handler and the future costs on the way down and again on the way back up."""
+    def predict(self, inputs: dict[str, np.ndarray], alone: bool = False) -> Awaitable[dict[str, np.ndarray]]:
+        """The outputs, to await: a :class:`TurnFuture`, or at once (a request ``alone`` in its turn,
+        one of ``max_rows`` or more, or inputs with no shared first dimension). Not a coroutine: each
+        coroutine between the request's handler and the future costs on the way down and again on
+        the way back up."""
         n = rows(inputs)
-        if n is None or n >= self.max_rows:
+        if n is None:
             return Ready(self.scorer.predict(inputs))
+        if alone or n >= self.max_rows:  # a run of its own, counted as the turn's runs are
+            outputs = self.scorer.predict(inputs)
+            if self.metrics is not None:
+                self.metrics.observe_batch(self.scorer.name, n)
+            return Ready(outputs)
         if not self._waiting:  # the turn's first: its loop runs them all after this turn's reads
             self._loop = asyncio.get_running_loop()
             self._loop.call_soon(self._run)

@@ -49,7 +49,7 @@ async def invocations(rt: Runtime, req: Request) -> Response:
 
 async def _predict(rt: Runtime, req: Request, scorer: ModelScorer, data: Any) -> Response:
     req.model = scorer.key
-    outputs = await rt.predict(scorer, inputs_from_data(data, scorer.inputs))
+    outputs = await rt.predict(scorer, inputs_from_data(data, scorer.inputs), req.alone)
     predictions = next(iter(outputs.values())) if len(outputs) == 1 else outputs
     return Response.json({"predictions": predictions})
 

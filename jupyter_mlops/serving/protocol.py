@@ -8,7 +8,8 @@ per request than the scoring did: a scope dict, an ``asyncio.Event``, a task, me
 Here a request's header fields go into the dict the app reads, its body is buffered to
 ``max_body_bytes`` (the app needs it whole), and once it is complete the app's coroutine is run
 at once, in the parser's callback: a request whose answer needs no waiting (health, metrics, a
-model with coalescing off) is answered before ``data_received`` returns, with no task. One whose
+model with coalescing off, or any request on the worker's only open connection, which has no one
+to share a run with) is answered before ``data_received`` returns, with no task. One whose
 model run is coalesced with the other requests of this turn of the loop (coalescing.py) waits on a
 :class:`~.coalescing.TurnFuture`, and is resumed in place when the run is done, still with no task.
 One that awaits anything else (adaptive batching, a scoring script on a thread) goes on as a task
@@ -210,6 +211,7 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
             chunks = self.chunks
             body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             req = Request(self.parser.get_method().decode("latin-1"), path, self.headers, max_body, body)
+            req.alone = len(self.connections) == 1  # (pipelined requests on it wait for its answers in turn)
             keep_alive = self.parser.should_keep_alive()
             self.phase = ANSWER
             if self.busy:

@@ -17,7 +17,7 @@ class Request:
     passes the whole ``body``; the ASGI adapter passes ``receive``, and :meth:`body` reads it."""
 
     __slots__ = ("receive", "method", "path", "headers", "params", "request_id", "_body", "max_body", "model",
-                 "json_valid", "record_body")
+                 "json_valid", "record_body", "alone")
 
     def __init__(self, method: str, path: str, headers: dict[str, str], max_body: int, body: bytes | None = None,
                  receive: Any = None) -> None:
@@ -32,6 +32,7 @@ class Request:
         self.model: tuple[str, int] | None = None  # which model answered, for collection
         self.json_valid = False  # the body parsed as JSON (collection then stores it as it is)
         self.record_body: bytes | None = None  # what collection stores for a body that is not JSON
+        self.alone = False  # its connection is the worker's only one: no other request can come in its turn
 
     @classmethod
     def from_asgi(cls, scope: dict[str, Any], receive: Any, max_body: int) -> Request:

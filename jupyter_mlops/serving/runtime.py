@@ -141,8 +141,10 @@ class Runtime:
         self._only = all_[0]
         return self._only
 
-    def predict(self, scorer: ModelScorer, inputs: dict[str, np.ndarray]) -> Awaitable[dict[str, np.ndarray]]:
-        """The model's outputs for ``inputs``, to await (see Coalescer.predict for why not a coroutine)."""
+    def predict(self, scorer: ModelScorer, inputs: dict[str, np.ndarray],
+                alone: bool = False) -> Awaitable[dict[str, np.ndarray]]:
+        """The model's outputs for ``inputs``, to await (see Coalescer.predict for why not a coroutine);
+        ``alone``: no other request can arrive in this turn of the loop (Request.alone)."""
         if self.config.max_batch_size > 1:
             batcher = self.batchers.get(scorer.key)
             if batcher is None:
@@ -158,7 +160,7 @@ class Runtime:
                 Coalescer(scorer, self.metrics) if self.config.coalesce and coalescable(scorer) else None)
         if coalescer is None:
             return Ready(scorer.predict(inputs))
-        return coalescer.predict(inputs)
+        return coalescer.predict(inputs, alone)
 
     async def run_script(self, body: str, req: Request) -> Any:
         assert self.script is not None

@@ -72,7 +72,7 @@ async def infer(rt: Runtime, req: Request) -> Response:
     inputs = v2_decode(body, binary, scorer.inputs)
     if binary and rt.collector is not None:  # collection stores the tensors as JSON data
         req.record_body = encoding.dumps({**body, "inputs": _as_json_tensors(body["inputs"], inputs)})
-    outputs = await rt.predict(scorer, inputs)
+    outputs = await rt.predict(scorer, inputs, req.alone)
     chosen = {k: outputs[k] for k in wanted}
     tensors, chunks = v2_encode(chosen, binary_names)
     reply: dict[str, Any] = {"model_name": scorer.name, "model_version": str(scorer.version), "outputs": tensors}

@@ -7,9 +7,11 @@ import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
+import orjson
 import pytest
 
 from jupyter_mlops.appdir import resolve_models, write_app_dir
@@ -17,12 +19,15 @@ from jupyter_mlops.registry.models import ModelRegistry
 from jupyter_mlops.serving.app import ScoringApp
 from jupyter_mlops.serving.coalescing import Coalescer, coalescable
 from jupyter_mlops.serving.config import ServerConfig
+from jupyter_mlops.serving.connections import ConnectionLimits
 from jupyter_mlops.serving.errors import BadInput
+from jupyter_mlops.serving.protocol import protocol_class
 from jupyter_mlops.serving.runtime import Runtime
 from jupyter_mlops.serving.scorers import OnnxScorer
 
 from ..modelfactory import onnx_logreg, training_data
 from .conftest import RunningServer
+from .test_heap import _Transport
 
 
 def _batch_counts(metrics: str) -> tuple[float, float]:
@@ -133,6 +138,52 @@ def test_the_app_coalesces_in_process_over_asgi(registry: ModelRegistry, tmp_pat
     body = runtime.metrics.render()[0]
     runs, rows = _batch_counts(body.decode() if isinstance(body, bytes) else body)
     assert rows == 16 and runs < 16
+
+
+def test_a_request_on_the_workers_only_connection_runs_at_once_and_one_with_company_waits_for_its_turn(
+        registry: ModelRegistry, tmp_path: Path) -> None:
+    """The HTTP layer over in-process transports: with one connection open, nothing else can arrive in
+    a request's turn, so it is answered inside ``data_received``; with a second open, each request
+    waits for the end of the turn, and the two share a run."""
+    write_app_dir(registry.ws, resolve_models(registry.ws, ["lr"]), tmp_path / "app", None, port=0)
+    config = ServerConfig.load(str(tmp_path / "app" / "server.json"))
+    runtime = Runtime(config)
+    x = training_data(20, rows=3, seed=5)[0]
+    requests = []
+    for row in x:
+        body = orjson.dumps({"data": [row.tolist()]})
+        requests.append(b"POST /score HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                        b"content-length: %d\r\n\r\n%s" % (len(body), body))
+
+    def batches() -> tuple[float, float]:
+        body = runtime.metrics.render()[0]
+        return _batch_counts(body.decode() if isinstance(body, bytes) else body)
+
+    def label(answer: bytes) -> list[int]:
+        return orjson.loads(answer.split(b"\r\n\r\n", 1)[1])["label"]
+
+    async def serve() -> None:
+        assert runtime.load()
+        scorer = runtime.only_model()
+        labels = [[int(scorer.predict({"input": row[None]})["label"][0])] for row in x]
+        protocol = protocol_class(ScoringApp(runtime), ConnectionLimits.from_config(config))
+        state = SimpleNamespace(connections=set(), tasks=set())
+        first, second = _Transport(), _Transport()
+        one = protocol(server_state=state)
+        one.connection_made(first)  # type: ignore[arg-type]
+        one.data_received(requests[0])
+        assert len(first.answers) == 1 and first.answers[0].startswith(b"HTTP/1.1 200 OK")  # with no turn of the loop
+        assert label(first.answers[0]) == labels[0] and batches() == (1.0, 1.0)  # its run counted as any
+        two = protocol(server_state=state)
+        two.connection_made(second)  # type: ignore[arg-type]
+        one.data_received(requests[1])
+        two.data_received(requests[2])
+        assert len(first.answers) == 1 and second.answers == []  # with company: both wait for the turn's end
+        await asyncio.sleep(0)
+        assert [label(first.answers[1]), label(second.answers[0])] == [labels[1], labels[2]]
+
+    asyncio.run(serve())
+    assert batches() == (2.0, 3.0)  # the two with company shared one run
 
 
 @pytest.mark.parametrize(("shape", "expected"), [([None, 20], True), ([1, 20], False), (None, False)])
