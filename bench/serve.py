@@ -283,16 +283,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--conns", default="1,8,64")
-    parser.add_argument("--only", default="servers,protocols,collect,runs",
+    parser.add_argument("--only", default="servers,protocols,collect,runs,polling",
                         help="sections to run: servers (ours against minimal), protocols (MLflow's forms against "
                              "/score), collect, runs (a run per request, coalescing and adaptive batching), "
+                             "polling (busy polling after a lone client's answers, on against off), "
                              "baseline (ours against ours from --baseline-src)")
     parser.add_argument("--baseline-src", help="another checkout (say, `git archive main | tar -x -C DIR`) whose "
                                                "server the baseline section compares this tree's against")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell, interleaved; the median is shown")
     parser.add_argument("--instances", type=int, default=2,
-                        help="servers, collect and runs sections: servers started of each kind, their runs pooled (two "
-                             "starts of one server differ by up to 20 %% here); collect and runs show the baseline's "
+                        help="servers, collect, runs and polling sections: servers started of each kind, their runs pooled (two "
+                             "starts of one server differ by up to 20 %% here); collect, runs and polling show the baseline's "
                              "second against its first as the noise floor (1: one each)")
     parser.add_argument("--payloads", default="1 row,32 rows,v2 binary 32 rows",
                         help="servers section: which requests (comma-separated)")
@@ -332,6 +333,10 @@ def main() -> None:
             server.stop()
         table(f"logistic regression: this tree against {args.baseline_src}",
               [(n, c, res[(n, c)], res[("baseline", c)]) for c in conns for n in ("baseline", "this tree")], "baseline")
+    if "polling" in sections:
+        variants(lr, work, body, conns, args, "logistic regression: busy polling after a lone client's answers "
+                 "(serving/polling.py), ratios against polling off", {"polling off": {"busy_poll_us": 0},
+                                                                     "polling on (default)": {}})
     mlp = onnx_mlp(work / "mlp.onnx", hidden=2048) if sections & {"collect", "runs"} else None
     if "collect" in sections:
         for model, name in ((lr, "logistic regression"), (mlp, "MLP 20-2048-2048-2")):

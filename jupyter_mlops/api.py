@@ -23,7 +23,7 @@ from .images.registry import ImageRegistry
 from .local_server import LocalServer
 from .monitoring.dashboard import Dashboard
 from .monitoring.drift import summarize
-from .names import Ref, parse_version, ref_of
+from .names import Ref, parse_int, parse_version, ref_of
 from .registry.models import DEFAULT_PAGE, ModelRegistry
 from .registry.records import Model, ModelList
 from .registry.validation import Validation
@@ -527,6 +527,7 @@ def serve(
     max_batch_size: int = 0,
     max_batch_delay_ms: float = 2.0,
     coalesce: bool = True,
+    busy_poll_us: int = 250,
     timeout: float = 60.0,
     foreground: bool = False,
     workspace: WorkspaceArg = None,
@@ -536,14 +537,16 @@ def serve(
 
     ``foreground=True`` serves in this process until stopped (the CLI; default port 5001) and takes
     keys from ``$MLOPS_AUTH_KEYS`` too. For a named, listed and updatable service, use :func:`deploy`.
-    ``coalesce``: as in :func:`deploy`."""
+    ``coalesce``: as in :func:`deploy`. ``busy_poll_us``: after answering a client alone on a worker,
+    how long the worker polls for its next request before it sleeps (faster for a client that calls in
+    series on this machine, at up to that much CPU per request; 0: off)."""
     from .local_server import serve_models
 
     return serve_models(
         _ws(workspace), [models] if isinstance(models, (str, Model)) else list(models), script, host=host, port=port,
         workers=workers, auth_keys=list(auth_keys or []), tls_cert=tls_cert, tls_key=tls_key,
         max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms, coalesce=coalesce,
-        scoring_timeout_s=timeout, foreground=foreground,
+        busy_poll_us=parse_int(busy_poll_us, "busy_poll_us"), scoring_timeout_s=timeout, foreground=foreground,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -39,3 +40,14 @@ def test_bad_score_input_is_a_one_line_deployment_error(workspace: Workspace, tm
     with mlops.serve("lr") as svc, pytest.raises(mlops.DeploymentError) as err:
         svc.score(np.zeros((1, 3)))
     assert str(err.value).endswith("answered 400: Input 'input' has shape [1, 3]; the model expects [None, 20].")
+
+
+def test_busy_polling_is_a_server_setting_and_a_negative_time_is_a_usage_error(workspace: Workspace,
+                                                                                tmp_path: Path) -> None:
+    mlops.register_model(onnx_logreg(tmp_path / "lr.onnx"), "lr")
+    with pytest.raises(mlops.UsageError, match="Invalid busy_poll_us -1: a whole number, at least 0"):
+        mlops.serve("lr", busy_poll_us=-1)
+    with mlops.serve("lr", busy_poll_us=0) as svc:  # off: served as before
+        assert svc.score(training_data(20, rows=1, seed=2)[0])["label"]
+        config = json.loads((svc.log_path.parent / "server.json").read_text())
+    assert config["busy_poll_us"] == 0

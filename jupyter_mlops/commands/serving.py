@@ -16,7 +16,8 @@ def _serve(inv: Invocation, a: Namespace) -> Any:
     return api.serve(
         a.models, script=a.script, host=a.host, port=a.port, workers=a.workers, auth_keys=a.auth_keys,
         tls_cert=a.tls_cert, tls_key=a.tls_key, max_batch_size=a.max_batch_size,
-        max_batch_delay_ms=a.max_batch_delay_ms, coalesce=not a.no_coalesce, timeout=a.timeout,
+        max_batch_delay_ms=a.max_batch_delay_ms, coalesce=not a.no_coalesce, busy_poll_us=a.busy_poll_us,
+        timeout=a.timeout,
         foreground=not inv.notebook,
         workspace=inv.workspace,
     )
@@ -41,6 +42,9 @@ COMMANDS = (
         Option("max_batch_delay_ms", ("--max-batch-delay-ms",), "adaptive batching: longest wait",
                parse=partial(parse_float, what="delay"), default=2.0),
         options.no_coalesce(),
+        Option("busy_poll_us", ("--busy-poll-us",), "after answering a client alone on a worker, poll this many "
+               "microseconds for its next request before sleeping (0: off)",
+               parse=partial(parse_int, what="busy poll time"), default=250),
         Option("timeout", ("--timeout",), "scoring timeout in seconds", parse=partial(parse_float, what="timeout"),
                default=60.0),
     ), _serve, magic="serve"),

@@ -32,6 +32,7 @@ class ServerConfig:
     max_batch_size: int = 0  # 0: batching off
     max_batch_delay_ms: float = 2.0
     coalesce: bool = True  # requests read in the same turn of the loop share a run (coalescing.py)
+    busy_poll_us: int = 250  # after answering a lone client, poll this long before sleeping (polling.py); 0: off
     max_body_bytes: int = 32 * 1024 * 1024
     scoring_timeout_s: float = 60.0
     intra_op_threads: int = 0  # 0: 1 per worker when several workers share the cores

@@ -15,7 +15,9 @@ model run is coalesced with the other requests of this turn of the loop (coalesc
 One that awaits anything else (adaptive batching, a scoring script on a thread) goes on as a task
 from where it stopped. Pipelined requests behind an answer in progress wait, and reading pauses,
 until it has answered. Answers are written through the worker's outbox (outbox.py), which holds
-those of a large coalesced run until the last is ready and then sends them together.
+those of a large coalesced run until the last is ready and then sends them together. After an
+answer on the worker's only connection, the loop polls for the next request for a moment rather
+than sleeping (polling.py).
 
 The limits of :class:`~.connections.ConnectionLimits` are enforced here:
 
@@ -53,6 +55,7 @@ from .coalescing import TurnFuture
 from .connections import ConnectionLimits
 from .errors import error_body
 from .outbox import OUTBOX
+from .polling import BusyPoll
 from .request import Request, Response, parse_length
 
 IDLE, HEAD, BODY, ANSWER, CLOSING = range(5)  # a connection's phase
@@ -75,6 +78,7 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
     """The protocol for one worker's connections, answering with ``app`` within ``limits``; give it
     to uvicorn as ``http=``."""
     max_body = app.rt.config.max_body_bytes
+    poll = BusyPoll(app.rt.config.busy_poll_us / 1e6)  # after answering a lone client (polling.py)
     sweeping: list[asyncio.TimerHandle] = []  # the worker's sweep timer, once the first connection starts it
     serials = count()  # connection order: the loop's clock is the same for a batch of accepts
 
@@ -173,6 +177,8 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
 
         def on_message_begin(self) -> None:
             self.phase, self.since = HEAD, self.loop.time()
+            if len(self.connections) == 1:
+                poll.arrived()
             self.url, self.headers, self.chunks, self.size = b"", {}, [], 0
 
         def on_url(self, url: bytes) -> None:
@@ -291,6 +297,8 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
                 self.phase = CLOSING
             elif self.phase == ANSWER and not self.waiting:  # (not when the next request's header has begun)
                 self.phase, self.since = IDLE, self.loop.time()
+            if req.alone and not close:  # its client's next request may come at once (polling.py)
+                poll.answered(self.loop)
 
         # --- the sweep, and refusals ------------------------------------------------------------
         def check(self, now: float) -> None:
