@@ -320,6 +320,7 @@ def deploy(
     ready_timeout: float | None = None,
     endpoint: str | None = None,
     coalesce: bool = True,
+    busy_poll_us: int | None = None,
     workspace: WorkspaceArg = None,
 ) -> Deployment:
     """Deploy an image as a scoring service on ``target`` (process, docker, kubernetes, edge, or a
@@ -342,12 +343,15 @@ def deploy(
 
     ``coalesce=False``: a model run per request. By default the requests a server worker reads
     together share one run (faster under load; outputs equal to float rounding), for models whose
-    inputs have a free batch dimension: turn it off for a model whose rows are not independent."""
+    inputs have a free batch dimension: turn it off for a model whose rows are not independent.
+    ``busy_poll_us``: as in :func:`serve` (250 by default)."""
     given = {k: v for k, v in locals().items() if k not in (
-        "name", "image", "model", "update_existing", "target", "tags", "auth", "workspace", "endpoint", "coalesce")
-        and v not in (None, False)}
+        "name", "image", "model", "update_existing", "target", "tags", "auth", "workspace", "endpoint", "coalesce",
+        "busy_poll_us") and v not in (None, False)}
     if not coalesce:
         given["coalesce"] = False
+    if busy_poll_us is not None:  # (0, off, is a value)
+        given["busy_poll_us"] = busy_poll_us
     if endpoint is not None:
         if model is not None or update_existing:
             raise UsageError("A deployment behind an endpoint takes an image; use rollout() to move an endpoint on.")
@@ -527,7 +531,7 @@ def serve(
     max_batch_size: int = 0,
     max_batch_delay_ms: float = 2.0,
     coalesce: bool = True,
-    busy_poll_us: int = 250,
+    busy_poll_us: int | None = None,
     timeout: float = 60.0,
     foreground: bool = False,
     workspace: WorkspaceArg = None,
@@ -538,15 +542,16 @@ def serve(
     ``foreground=True`` serves in this process until stopped (the CLI; default port 5001) and takes
     keys from ``$MLOPS_AUTH_KEYS`` too. For a named, listed and updatable service, use :func:`deploy`.
     ``coalesce``: as in :func:`deploy`. ``busy_poll_us``: after answering a client alone on a worker,
-    how long the worker polls for its next request before it sleeps (faster for a client that calls in
-    series on this machine, at up to that much CPU per request; 0: off)."""
+    how long the worker polls for its next request before it sleeps (250 by default: faster for a
+    client that calls in series, at up to that much CPU per request; 0: off)."""
     from .local_server import serve_models
 
     return serve_models(
         _ws(workspace), [models] if isinstance(models, (str, Model)) else list(models), script, host=host, port=port,
         workers=workers, auth_keys=list(auth_keys or []), tls_cert=tls_cert, tls_key=tls_key,
         max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms, coalesce=coalesce,
-        busy_poll_us=parse_int(busy_poll_us, "busy_poll_us"), scoring_timeout_s=timeout, foreground=foreground,
+        scoring_timeout_s=timeout, foreground=foreground,
+        **({} if busy_poll_us is None else {"busy_poll_us": parse_int(busy_poll_us, "busy_poll_us")}),
     )
 
 

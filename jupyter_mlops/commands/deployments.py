@@ -21,9 +21,9 @@ _seconds = partial(parse_float, what="seconds")
 
 def _deploy(inv: Invocation, a: Namespace) -> Any:
     settings = {k: v for k, v in vars(a).items()
-                if k not in ("name", "image", "no_auth", "no_coalesce") and v not in (None, False)}
-    return api.deploy(a.name, a.image, auth=not a.no_auth, coalesce=not a.no_coalesce, workspace=inv.workspace,
-                      **settings)
+                if k not in ("name", "image", "no_auth", "no_coalesce", "busy_poll_us") and v not in (None, False)}
+    return api.deploy(a.name, a.image, auth=not a.no_auth, coalesce=not a.no_coalesce, busy_poll_us=a.busy_poll_us,
+                      workspace=inv.workspace, **settings)
 
 
 def _list(inv: Invocation, a: Namespace) -> Any:
@@ -108,7 +108,7 @@ DEPLOY_OPTIONS = (
     Option("collect", ("--collect",), "collect inputs, outputs and latency", switch=True, default=False),
     Option("sample_rate", ("--sample-rate",), "share of requests to collect, in (0, 1]",
            parse=partial(parse_float, what="sample rate")),
-    options.no_coalesce(), READY_TIMEOUT, options.tags(),
+    options.no_coalesce(), options.busy_poll(), READY_TIMEOUT, options.tags(),
     Option("endpoint", ("--endpoint",), "deploy behind this endpoint, with its keys (no traffic until set)",
            complete="endpoint"),
 )

@@ -41,6 +41,12 @@ def panel(what: str) -> Option:
                   only="magic")
 
 
+def busy_poll() -> Option:
+    return Option("busy_poll_us", ("--busy-poll-us",), "after answering a client alone on a worker, poll this many "
+                  "microseconds for its next request before sleeping (default 250; 0: off)",
+                  parse=partial(parse_int, what="busy poll time"))
+
+
 def no_coalesce() -> Option:
     return Option("no_coalesce", ("--no-coalesce",), "a model run per request (by default the requests a worker reads "
                   "together share one run)", switch=True, default=False)

@@ -42,9 +42,7 @@ COMMANDS = (
         Option("max_batch_delay_ms", ("--max-batch-delay-ms",), "adaptive batching: longest wait",
                parse=partial(parse_float, what="delay"), default=2.0),
         options.no_coalesce(),
-        Option("busy_poll_us", ("--busy-poll-us",), "after answering a client alone on a worker, poll this many "
-               "microseconds for its next request before sleeping (0: off)",
-               parse=partial(parse_int, what="busy poll time"), default=250),
+        options.busy_poll(),
         Option("timeout", ("--timeout",), "scoring timeout in seconds", parse=partial(parse_float, what="timeout"),
                default=60.0),
     ), _serve, magic="serve"),

@@ -30,6 +30,7 @@ class Settings:
     ready_timeout: float = 120.0
     drain_s: float = 2.0
     coalesce: bool = True  # requests read together share a model run (serving/coalescing.py)
+    busy_poll_us: int = 250  # after answering a lone client, poll for its next request (serving/polling.py)
     endpoint: str | None = None  # behind this endpoint: its keys, its proxy (see jupyter_mlops/endpoints)
 
     target: ClassVar[str] = "any"
@@ -44,6 +45,8 @@ class Settings:
             raise UsageError(f"Invalid sample_rate {self.sample_rate!r}: a share between 0 (exclusive) and 1.")
         if self.workers < 1:
             raise UsageError(f"Invalid workers {self.workers!r}: at least 1.")
+        if isinstance(self.busy_poll_us, bool) or not isinstance(self.busy_poll_us, int) or self.busy_poll_us < 0:
+            raise UsageError(f"Invalid busy_poll_us {self.busy_poll_us!r}: microseconds, a whole number, at least 0.")
         if self.ready_timeout <= 0:
             raise UsageError(f"Invalid ready_timeout {self.ready_timeout!r}: seconds, more than 0.")
         if self.tls_key and not self.tls_cert:

@@ -128,7 +128,8 @@ class Rollout:
         self.svc.set_rollout(self.endpoint, state)
         self._record(state, "rollout-started", f"{img.ref} as {new} beside {cur.name}; steps "
                      f"{', '.join(_step_name(s) for s in plan)}; interval {seconds:g} s")
-        settings = {k: cur.config[k] for k in ("workers", "ready_timeout", "drain_s", "coalesce") if k in cur.config}
+        kept = ("workers", "ready_timeout", "drain_s", "coalesce", "busy_poll_us")
+        settings = {k: cur.config[k] for k in kept if k in cur.config}
         try:
             self.svc.deploy(new, img, self.endpoint, cur.target, None, collect=True, sample_rate=1.0, **settings)
         except Exception as exc:

@@ -160,15 +160,28 @@ def test_the_ingress_host_and_service_type_are_settings(image: Image, tmp_path: 
     assert docs["Ingress"]["spec"]["rules"][0]["host"] == "scoring.internal"
 
 
+def _server_settings(folder: Path, name: str) -> dict[str, Any]:
+    """The server settings in a dry run's Deployment for ``name``."""
+    doc = next(d for d in yaml.safe_load_all((folder / f"{name}.yaml").read_text()) if d["kind"] == "Deployment")
+    env = {e["name"]: e for e in doc["spec"]["template"]["spec"]["containers"][0]["env"]}
+    return json.loads(env["MLOPS_SERVER_SETTINGS"]["value"])  # type: ignore[no-any-return]
+
+
 def test_coalescing_is_on_by_default_and_off_with_no_coalesce(image: Image, tmp_path: Path) -> None:
     from jupyter_mlops import cli
-
-    def server_settings(name: str) -> dict[str, Any]:
-        doc = next(d for d in yaml.safe_load_all((tmp_path / f"{name}.yaml").read_text()) if d["kind"] == "Deployment")
-        env = {e["name"]: e for e in doc["spec"]["template"]["spec"]["containers"][0]["env"]}
-        return json.loads(env["MLOPS_SERVER_SETTINGS"]["value"])  # type: ignore[no-any-return]
 
     mlops.deploy("merged", image, target="kubernetes", dry_run=True, output_dir=str(tmp_path))
     assert cli.main(["deploy", "alone", "--image", image.ref, "--target", "kubernetes", "--dry-run",
                      "--output-dir", str(tmp_path), "--no-coalesce"]) == 0
-    assert server_settings("merged")["coalesce"] is True and server_settings("alone")["coalesce"] is False
+    assert _server_settings(tmp_path, "merged")["coalesce"] is True and _server_settings(tmp_path, "alone")["coalesce"] is False
+
+
+def test_busy_polling_is_on_by_default_and_set_with_busy_poll_us(image: Image, tmp_path: Path) -> None:
+    from jupyter_mlops import cli
+
+    mlops.deploy("polling", image, target="kubernetes", dry_run=True, output_dir=str(tmp_path))
+    assert cli.main(["deploy", "sleeping", "--image", image.ref, "--target", "kubernetes", "--dry-run",
+                     "--output-dir", str(tmp_path), "--busy-poll-us", "0"]) == 0  # 0 is a value, not "not given"
+    assert _server_settings(tmp_path, "polling")["busy_poll_us"] == 250 and _server_settings(tmp_path, "sleeping")["busy_poll_us"] == 0
+    with pytest.raises(mlops.UsageError, match=r"^Invalid busy_poll_us -5: microseconds, a whole number, at least 0\.$"):
+        mlops.deploy("negative", image, target="kubernetes", dry_run=True, output_dir=str(tmp_path), busy_poll_us=-5)

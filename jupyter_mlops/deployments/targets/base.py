@@ -81,7 +81,8 @@ class DeployContext:
         spool, as the server sees them (a host path, a container or pod mount)."""
         cfg = self.config
         out: dict[str, Any] = {"host": host, "port": port, "workers": cfg.workers, "deployment": self.name,
-                               "auth": cfg.auth, "drain_s": cfg.drain_s, "coalesce": cfg.coalesce}
+                               "auth": cfg.auth, "drain_s": cfg.drain_s, "coalesce": cfg.coalesce,
+                               "busy_poll_us": cfg.busy_poll_us}
         if cfg.auth:
             out["keys_file"] = keys_file
         if cfg.tls_cert and tls:
