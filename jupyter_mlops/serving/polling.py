@@ -13,8 +13,8 @@ do then: it has one connection. While a client's requests come later than the wi
 elsewhere, or one that thinks between requests), polling would only spend CPU, so after three such
 requests in a row it polls after every 8th answer only, to notice when the client speeds up (an
 unpolled gap reads longer by the wake-up, so only a polled one can tell). It backs off only after
-three: backing off after one late request (a hiccup of the client's) left the next seven
-unpolled, and p99 at one connection over uvicorn's.
+three: backing off after one late request (a hiccup of the client's) would leave the next seven
+unpolled.
 
 Measured here against polling off, one connection, logistic regression:
 
