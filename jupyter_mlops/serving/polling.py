@@ -45,7 +45,7 @@ PROBE_EVERY = 8  # backed off, poll after every 8th answer only
 
 
 class BusyPoll:
-    """One worker's polling: :meth:`arrived` when a request begins on a lone connection,
+    """One worker's polling: :meth:`arrived` when a request on a lone connection has been read,
     :meth:`answered` after each answer on one."""
 
     def __init__(self, window_s: float) -> None:
@@ -56,7 +56,7 @@ class BusyPoll:
         self.late = 0  # requests in a row that came later than the window after the answer before
 
     def arrived(self) -> None:
-        """A lone client's request begins: did it come within the window of the last answer?"""
+        """A lone client's request is in: did it come within the window of the last answer?"""
         self.late = 0 if perf_counter() - self.last_answer <= self.window_s else self.late + 1
 
     def answered(self, loop: asyncio.AbstractEventLoop) -> None:

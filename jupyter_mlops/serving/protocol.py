@@ -177,8 +177,6 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
 
         def on_message_begin(self) -> None:
             self.phase, self.since = HEAD, self.loop.time()
-            if len(self.connections) == 1:
-                poll.arrived()
             self.url, self.headers, self.chunks, self.size = b"", {}, [], 0
 
         def on_url(self, url: bytes) -> None:
@@ -218,6 +216,8 @@ def protocol_class(app: ScoringApp, limits: ConnectionLimits) -> type[asyncio.Pr
             body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             req = Request(self.parser.get_method().decode("latin-1"), path, self.headers, max_body, body)
             req.alone = len(self.connections) == 1  # (pipelined requests on it wait for its answers in turn)
+            if req.alone:
+                poll.arrived()
             keep_alive = self.parser.should_keep_alive()
             self.phase = ANSWER
             if self.busy:
