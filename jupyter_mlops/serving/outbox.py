@@ -15,6 +15,9 @@ what the request queued. Holding every run's answers cost 8-12 % of requests/s a
 Measured (bench/serve.py's logistic regression, one worker, 64 connections, runs of 33-64 requests):
 0.99x to 1.41x the requests/s without it in eight pooled runs, median 1.12x.
 
+The records that collection (collector.py) would spool between the held answers wait with them, and
+are spooled together just before the answers go (``before_send``): still before the client hears back.
+
 Answers of one connection leave in the order they were written (a request pipelined behind a held
 answer is held behind it), and a connection that closes after its answer closes once it is sent.
 Each worker has one outbox, used on its event loop's thread only.
@@ -23,15 +26,17 @@ Each worker has one outbox, used on its event loop's thread only.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 HOLD_FROM = 16  # requests for a model in one turn of the loop from which its runs' answers are held
 
 
 class Outbox:
-    __slots__ = ("held",)
+    __slots__ = ("held", "before_send")
 
     def __init__(self) -> None:
         self.held: list[tuple[asyncio.Transport, bytes, bool]] | None = None  # while holding
+        self.before_send: Callable[[], None] | None = None  # run on release, before the held answers go
 
     def write(self, transport: asyncio.Transport, data: bytes, close: bool = False) -> None:
         """Send ``data`` (then close the connection, if ``close``), or hold it while holding."""
@@ -48,11 +53,15 @@ class Outbox:
     def release(self) -> None:
         """Send what was held, in the order it was written, and stop holding."""
         held, self.held = self.held or [], None
-        for transport, data, close in held:
-            if not transport.is_closing():  # not if the connection was lost or refused meanwhile
-                transport.write(data)
-                if close:
-                    transport.close()
+        try:
+            if self.before_send is not None:
+                self.before_send()
+        finally:  # (the answers go, whatever became of their records)
+            for transport, data, close in held:
+                if not transport.is_closing():  # not if the connection was lost or refused meanwhile
+                    transport.write(data)
+                    if close:
+                        transport.close()
 
 
 OUTBOX = Outbox()

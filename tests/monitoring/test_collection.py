@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +19,13 @@ import pytest
 
 import jupyter_mlops as mlops
 from jupyter_mlops.appdir import resolve_models, write_app_dir
+from jupyter_mlops.serving.outbox import HOLD_FROM
 from jupyter_mlops.workspace import Workspace
 
 from ..modelfactory import onnx_logreg, training_data
 from ..services import Azurite, free_port
 from ..serving.conftest import RunningServer
+from ..serving.test_http_layer import _responses, _score
 
 
 @pytest.fixture
@@ -139,6 +142,46 @@ def test_no_acknowledged_record_is_lost_when_the_server_is_killed(start, tmp_pat
         mlops.collected_data("fraud")
     start(spool=spool)  # a new server adopts the dead worker's spool
     _check(_wait_for(40), acked)
+
+
+def _burst(server: RunningServer, rows: np.ndarray) -> dict[str, tuple[list[float], Any]]:
+    """One request per row, each on its own connection, all sent before any answer is read, so
+    that the worker reads many in one turn and coalesces them; what was acknowledged."""
+    socks = [socket.create_connection(("127.0.0.1", server.port)) for _ in rows]
+    try:
+        for sock, row in zip(socks, rows):
+            sock.sendall(_score(row.tolist()))
+        acked = {}
+        for sock, row in zip(socks, rows):
+            ((status, headers, body),) = _responses(sock, 1)
+            if status == 200:
+                acked[headers["x-request-id"]] = (row.tolist(), json.loads(body))
+        return acked
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_no_record_of_a_held_run_is_lost_when_the_server_is_killed(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Runs of HOLD_FROM requests or more hold their answers and spool their records together just
+    before the answers go (outbox.py): acknowledged is still collected, through a SIGKILL."""
+    spool = tmp_path / "spool"
+    server = start(spool=spool, collect_flush_s=60)
+    x = training_data(20, rows=48, seed=7)[0]
+    acked: dict[str, tuple[list[float], Any]] = {}
+    for _ in range(10):  # bursts until some run has held its answers
+        acked |= _burst(server, x)
+        metrics = httpx.get(f"{server.url}/metrics").text
+        runs = float(metrics.split('mlops_batch_size_count{model="lr"} ')[1].split()[0])
+        at_most = float(metrics.split(f'mlops_batch_size_bucket{{le="{HOLD_FROM}",model="lr"}} ')[1].split()[0])
+        if runs > at_most:
+            break
+    assert runs > at_most, "no coalesced run reached HOLD_FROM requests in 10 bursts"
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait()
+    start(spool=spool)  # a new server adopts the dead worker's spool
+    assert len(acked) % 48 == 0  # every request of every burst answered
+    _check(_wait_for(len(acked)), acked)
 
 
 def test_sampling_keeps_about_the_given_share(start) -> None:  # type: ignore[no-untyped-def]

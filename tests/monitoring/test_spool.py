@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -13,6 +14,7 @@ import pytest
 from jupyter_mlops.artifacts.stores import LocalArtifactStore
 from jupyter_mlops.serving import spool as spool_module
 from jupyter_mlops.serving.collector import DataCollector, json_value
+from jupyter_mlops.serving.outbox import OUTBOX
 from jupyter_mlops.serving.request import Request, Response
 
 
@@ -92,18 +94,29 @@ def test_records_of_several_hours_or_versions_go_to_their_own_objects(tmp_path: 
                          f"collected/dep/m/2/{next_hour}": ["id-3"]}
 
 
-def test_past_the_bound_records_are_dropped_and_counted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("held", [False, True], ids=["one by one", "held with their answers"])
+def test_past_the_bound_records_are_dropped_and_counted(tmp_path: Path, held: bool) -> None:
     c = _collector(tmp_path, max_spool_bytes=4096)
-    for i in range(100):
-        _record(c, i)
-    assert c.spool_bytes <= 4096 and c.dropped > 0
-    _flush(c)  # stored: room again
-    kept = c.collected
-    assert 0 < kept < 100 and c.dropped == 100 - kept and c.uploaded == kept
-    _record(c, 500)
-    _flush(c)
-    assert c.collected == kept + 1
-    assert _stored(tmp_path)[0] == [*range(kept), 500]
+    if held:
+        c.start()
+    try:
+        if held:
+            _held_run(c, range(100))
+        else:
+            for i in range(100):
+                _record(c, i)
+        assert c.spool_bytes <= 4096 and c.dropped > 0
+        _flush(c)  # stored: room again
+        kept = c.collected
+        assert 0 < kept < 100 and c.dropped == 100 - kept and c.uploaded == kept
+        _record(c, 500)
+        _flush(c)
+        assert c.collected == kept + 1
+        assert _stored(tmp_path)[0] == [*range(kept), 500]
+    finally:
+        if held:
+            c.close()
+            OUTBOX.before_send = None
 
 
 def test_a_record_that_fills_a_segment_starts_the_next_under_its_own_model(tmp_path: Path) -> None:
@@ -121,6 +134,90 @@ def test_a_record_that_fills_a_segment_starts_the_next_under_its_own_model(tmp_p
         for line in store.get_bytes(name).splitlines():
             by_model.setdefault(name.split("/")[2], []).append(int(json.loads(line)["request_id"][3:]))
     assert sorted(by_model["a"]) == list(range(i)) and sorted(by_model["b"]) == list(range(1000, 1005))
+
+
+class _Spooled:
+    """A transport that notes, at each answer it sends, how many records the spool holds."""
+
+    def __init__(self, c: DataCollector, seen: list[int]) -> None:
+        self.c, self.seen = c, seen
+
+    def write(self, data: bytes) -> None:
+        self.seen.append(_spooled(self.c))
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def _spooled(c: DataCollector) -> int:
+    """Records in the open segment and those sealed, not yet uploaded."""
+    return sum(s.mm[: s.mm.tell() if s is c._open else s.length].count(b"\n") for s in [*c._sealed, c._open] if s)
+
+
+def _held_run(c: DataCollector, ids: range, model: str = "m") -> list[int]:
+    """What the coalescer and the HTTP layer do for a run whose answers the outbox holds: each
+    request's record, then its answer; the records spooled before each send and before release."""
+    seen: list[int] = []
+    OUTBOX.hold()
+    try:
+        for i in ids:
+            _record(c, i, model=model)
+            OUTBOX.write(_Spooled(c, seen), b"answer")  # type: ignore[arg-type]
+            seen.append(-_spooled(c))  # while held: negative, to tell them apart
+    finally:
+        OUTBOX.release()
+    return seen
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[DataCollector]:
+    c = _collector(tmp_path).start()  # (its writer thread flushes once an hour: _flush does it here)
+    yield c
+    c.close()
+    OUTBOX.before_send = None
+
+
+def test_records_of_held_answers_are_spooled_together_before_the_answers_go(started: DataCollector,
+                                                                           tmp_path: Path) -> None:
+    """Spooled one by one between the answers, each record's code ran cold (outbox.py); held, they
+    wait with their answers and are spooled at once, still before any of them is sent."""
+    _record(started, 0)  # not held: at once
+    assert _spooled(started) == 1
+    seen = _held_run(started, range(1, 21))
+    assert seen == [-1] * 20 + [21] * 20  # none spooled while held; all of them before the first answer
+    _record(started, 21)
+    _flush(started)
+    assert _stored(tmp_path)[0] == list(range(22)) and started.collected == 22
+
+
+def test_held_records_that_overflow_a_segment_or_cross_an_hour_go_where_they_belong(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = _collector(tmp_path, max_spool_bytes=256 * 1024).start()  # 64 KiB segments
+    try:
+        _record(c, 5000)
+        size = c._offset
+        while c._offset < c.spool.segment_bytes - 100 * size:  # room for 100 more, not 200
+            _record(c, 5000 + _spooled(c))
+        before = _spooled(c)
+        assert _held_run(c, range(200), model="b")[-1] == before + 200  # all spooled before the answers
+        assert c.spool._seq == 2 and c.dropped == 0  # the rest went into the next segment
+        now = 1_750_000_000.0 - 1_750_000_000.0 % 3600 + 3599.99
+        clock = iter(now + i * 0.001 for i in range(100))
+        monkeypatch.setattr("jupyter_mlops.serving.collector._time", lambda: next(clock))
+        _held_run(c, range(1000, 1020), model="c")  # the hour ends after the tenth
+        _flush(c)
+    finally:
+        c.close()
+        OUTBOX.before_send = None
+    store = LocalArtifactStore(tmp_path / "store")
+    by_folder: dict[str, list[int]] = {}
+    for name in store.list("collected/"):
+        for line in store.get_bytes(name).splitlines():
+            by_folder.setdefault(name.split("/", 3)[2] + name.rsplit("/", 2)[-2], []).append(
+                int(json.loads(line)["request_id"][3:]))
+    hour, next_hour = (time.strftime("%H", time.gmtime(t)) for t in (now, now + 1))
+    assert sorted(by_folder["b" + time.strftime("%H")]) == list(range(200))
+    assert by_folder["c" + hour] == list(range(1000, 1010)) and by_folder["c" + next_hour] == list(range(1010, 1020))
 
 
 @pytest.mark.parametrize(("body", "valid", "stored"), [
