@@ -3,7 +3,8 @@
 On the request path a record is one bytes format and one copy into this worker's spool (see
 spool.py): memory-mapped segments, so the record is in the kernel's page cache before the response
 is sent and a SIGKILL of the server loses none of it, with no system call per request. No network,
-no waiting. A writer thread has the open segment sealed every ``flush_s`` seconds and uploads each
+no waiting. The records of a run whose answers the outbox holds (outbox.py) are spooled together,
+just before those answers go. A writer thread has the open segment sealed every ``flush_s`` seconds and uploads each
 sealed segment to the artifact store as JSON Lines, one object per (model, version, hour):
 
     collected/<deployment>/<model>/<version>/<yyyy>/<mm>/<dd>/<hh>/<worker>-<seq>.jsonl
