@@ -4,8 +4,9 @@ On the request path a record is one bytes format and one copy into this worker's
 spool.py): memory-mapped segments, so the record is in the kernel's page cache before the response
 is sent and a SIGKILL of the server loses none of it, with no system call per request. No network,
 no waiting. The records of a run whose answers the outbox holds (outbox.py) are spooled together,
-just before those answers go. A writer thread has the open segment sealed every ``flush_s`` seconds and uploads each
-sealed segment to the artifact store as JSON Lines, one object per (model, version, hour):
+just before those answers go. A writer thread has the open segment sealed every ``flush_s`` seconds
+and uploads each sealed segment to the artifact store as JSON Lines, one object per (model, version,
+hour):
 
     collected/<deployment>/<model>/<version>/<yyyy>/<mm>/<dd>/<hh>/<worker>-<seq>.jsonl
 
@@ -110,8 +111,9 @@ class DataCollector:
 
     def spool_deferred(self) -> None:
         """Spool the records deferred while the outbox held their answers: formatted one after the
-        other, with the code and its data warm (each costs about a third of a record formatted
-        between two answers), and copied in once. Called by the outbox before it sends the answers."""
+        other, the code and its data warm (formatted between two answers, each came after a send
+        and cost several times a second record made right after it), and copied in at once. The
+        outbox calls this before it sends the answers."""
         deferred, self._deferred = self._deferred, []
         if not deferred:
             return
