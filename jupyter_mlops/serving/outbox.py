@@ -26,7 +26,10 @@ Each worker has one outbox, used on its event loop's thread only.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
+
+log = logging.getLogger("jupyter_mlops.serving")
 
 HOLD_FROM = 16  # requests for a model in one turn of the loop from which its runs' answers are held
 
@@ -53,15 +56,16 @@ class Outbox:
     def release(self) -> None:
         """Send what was held, in the order it was written, and stop holding."""
         held, self.held = self.held or [], None
-        try:
-            if self.before_send is not None:
+        if self.before_send is not None:
+            try:
                 self.before_send()
-        finally:  # (the answers go, whatever became of their records)
-            for transport, data, close in held:
-                if not transport.is_closing():  # not if the connection was lost or refused meanwhile
-                    transport.write(data)
-                    if close:
-                        transport.close()
+            except Exception:  # the answers go all the same: collection failing does not fail serving
+                log.exception("spooling the records of held answers failed; the answers go without them")
+        for transport, data, close in held:
+            if not transport.is_closing():  # not if the connection was lost or refused meanwhile
+                transport.write(data)
+                if close:
+                    transport.close()
 
 
 OUTBOX = Outbox()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 
 from jupyter_mlops.serving.coalescing import Coalescer
 from jupyter_mlops.serving.outbox import HOLD_FROM, OUTBOX, Outbox
@@ -98,6 +99,33 @@ def test_held_answers_keep_each_connections_order_and_close_and_skip_a_lost_conn
     assert log == ["a sent 1", "b sent 1", "b closed", "a sent 2", "a closed"]
     outbox.write(a, b"3")  # type: ignore[arg-type]  # no longer holding: at once
     assert log[-1] == "a sent 3"
+
+
+def test_every_run_of_a_turn_is_answered_when_what_runs_before_the_sends_fails(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The collector spools the held answers' records on release. Had that raised, the exception
+    would leave release and the coalescer's turn with it: the turn's later runs never ran, and
+    their requests waited for ever. Now it is logged, and every answer goes."""
+    coalescer = Coalescer(OnnxScorer("lr", 1, onnx_logreg(tmp_path / "lr.onnx")), max_rows=HOLD_FROM)
+    x = training_data(20, rows=2 * HOLD_FROM, seed=4)[0]
+    log: list[str] = []
+
+    def fail() -> None:
+        raise OSError("disk gone")
+
+    async def one_turn() -> None:
+        futures = [coalescer.predict({"input": x[i : i + 1]}) for i in range(2 * HOLD_FROM)]
+        for i, future in enumerate(futures):
+            future.resume = lambda i=i: OUTBOX.write(Recorder(str(i), log), b"answer")  # type: ignore[union-attr]
+        await asyncio.wait_for(asyncio.gather(*futures), 5)  # type: ignore[arg-type]
+
+    OUTBOX.before_send = fail
+    try:
+        asyncio.run(one_turn())
+    finally:
+        OUTBOX.before_send = None
+    assert sorted(log) == sorted(f"{i} sent answer" for i in range(2 * HOLD_FROM))  # two runs, every answer
+    assert caplog.text.count("spooling the records of held answers failed") == 2 and "disk gone" in caplog.text
 
 
 def test_under_load_every_connection_gets_its_pipelined_answers_in_order(
