@@ -156,7 +156,10 @@ class ScoringApp:
             response.headers["connection"] = "close"
         collector = rt.collector
         if collector is not None and label in COLLECTED and (collector.sample_all or collector.sampled()):
-            collector.record_request(req, label, response, elapsed)  # spooled before the client hears back
+            try:
+                collector.record_request(req, label, response, elapsed)  # spooled before the client hears back
+            except Exception:  # collection failing does not fail serving
+                log.exception("request %s: its record could not be collected; answered without it", req.request_id)
         rt.metrics.in_flight -= 1
         rt.metrics.observe(label, response.status, elapsed)
         return response

@@ -153,3 +153,33 @@ def test_the_app_answers_in_process_over_asgi(registry: ModelRegistry, tmp_path:
     assert r.status_code == 200 and r.content == _expected(server)[0]
     assert r.headers["x-ms-client-request-id"] == "c-1" and len(r.headers["x-request-id"]) == 32
     assert float(r.headers["x-ms-run-fn-exec-ms"]) > 0
+
+
+def test_a_record_that_cannot_be_collected_does_not_cost_the_answer(registry: ModelRegistry, tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A failure in collection's record once left handle() with the answer lost: the client waited."""
+    app_dir = tmp_path / "inprocess"
+    write_app_dir(registry.ws, resolve_models(registry.ws, ["lr"]), app_dir, None, port=0, collect=True,
+                  collect_store=str(tmp_path / "store"), collect_spool_dir=str(tmp_path / "spool"))
+    runtime = Runtime(ServerConfig.load(str(app_dir / "server.json")))
+    assert runtime.load()
+
+    async def call() -> httpx.Response:
+        runtime.start_collecting(asyncio.get_running_loop())
+        assert runtime.collector is not None
+        runtime.collector._write = _broken  # its spool segment: mmap.write raising what is not "full"
+        transport = httpx.ASGITransport(app=ScoringApp(runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            return await client.post("/score", json={"data": [ROWS[0]]})
+
+    try:
+        r = asyncio.run(call())
+    finally:
+        if runtime.collector is not None:
+            runtime.collector.close()
+    assert r.status_code == 200 and set(r.json()) == {"label", "probabilities"}
+    assert "its record could not be collected; answered without it" in caplog.text and "spool gone" in caplog.text
+
+
+def _broken(line: bytes) -> None:
+    raise OSError("spool gone")
