@@ -64,10 +64,11 @@ class DataCollector:
         self.worker = f"{os.getpid()}{secrets.token_hex(3)}"
         self.spool_root = spool_root
         self.spool = Spool(spool_root / self.worker, min(SEGMENT_BYTES, max(4096, max_spool_bytes // 4)))
-        # The open segment, and its mmap's write (or _drop while the spool is at its bound). Every
-        # segment holds one hour: the first record past the hour seals it.
-        self._open: Segment | None = self.spool.open_segment()
-        self._write: Any = self._open.mm.write
+        # The open segment, and its mmap's write (or _drop while the spool is at its bound, or its
+        # filesystem full). Every segment holds one hour: the first record past the hour seals it.
+        self._open: Segment | None = None
+        self._write: Any = self._drop
+        self._full_until = 0.0  # while the spool's filesystem has no room for a segment: when to try again
         self._hour = 0
         self._hour_end = 0.0
         # The last (model, route, prefix), reset with each segment so that the segment notes its models
@@ -86,6 +87,7 @@ class DataCollector:
         self._store: Any = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mlops-collector", daemon=True)
+        self._open_next()
 
     # --- request path ------------------------------------------------------------------------------
     def sampled(self) -> bool:
@@ -260,10 +262,21 @@ class DataCollector:
         self._open_next()
 
     def _open_next(self) -> bool:
-        """Open a segment if the spool's bound leaves room for one (else records are dropped)."""
+        """Open a segment if the spool's bound leaves room for one and its filesystem does (else
+        records are dropped and counted; a full filesystem is tried again a second later)."""
         if self._sealed_bytes - self._uploaded_bytes + self.spool.segment_bytes > self.max_spool_bytes:
             return False
-        self._open = self.spool.open_segment()
+        if self._full_until and _time() < self._full_until:
+            return False
+        try:
+            self._open = self.spool.open_segment()
+        except OSError as exc:
+            if not self._full_until:
+                log.warning("collector: no room for a spool segment in %s (%s); records are dropped and "
+                            "counted until there is", self.spool.folder, exc)
+            self._full_until = _time() + 1.0
+            return False
+        self._full_until = 0.0
         self._write = self._open.mm.write
         self._last = (_UNSET, _UNSET, b"")  # each segment notes its own (model, version)s
         return True

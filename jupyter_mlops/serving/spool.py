@@ -79,7 +79,8 @@ class Spool:
         self._made = 0
 
     def open_segment(self) -> Segment:
-        """The next segment to write: a recycled one where there is one, else a new sparse file."""
+        """The next segment to write: a recycled one where there is one, else a new file with its
+        blocks reserved (OSError when the filesystem has no room for them)."""
         self._seq += 1
         path = self.folder / f"{self._seq:08d}.jsonl"
         try:
@@ -88,7 +89,15 @@ class Spool:
             segment.path = path
         except IndexError:
             fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.ftruncate(fd, self.segment_bytes)  # sparse: disk is used only as records arrive
+            try:
+                # Its blocks reserved now: on a full filesystem a record's write into a page of a sparse
+                # file that has no block kills the worker (SIGBUS); here it is an OSError, caught.
+                os.posix_fallocate(fd, 0, self.segment_bytes)
+            except OSError:
+                os.close(fd)
+                path.unlink(missing_ok=True)
+                self._seq -= 1
+                raise
             segment = Segment(path, fd, mmap.mmap(fd, self.segment_bytes))
         segment.seq, segment.length, segment.records, segment.keys = self._seq, 0, -1, set()
         segment.mm.seek(0)

@@ -4,6 +4,9 @@ or duplicates a record, across rotations and across a crash."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -256,3 +259,36 @@ def test_records_are_counted_in_place_without_copying_the_segment(tmp_path: Path
     segment.close()  # no view of the mapping is left behind
     empty = c.spool.open_segment()
     assert empty.count_records() == 0
+
+
+_FILL = """
+import sys
+from pathlib import Path
+from jupyter_mlops.serving.collector import DataCollector
+from jupyter_mlops.serving.request import Request, Response
+c = DataCollector("dep", sys.argv[2], Path(sys.argv[1]), flush_s=3600, max_spool_bytes=16 << 20)
+for i in range(3000):  # about 1.2 MB of records
+    req = Request("POST", "/score", {}, 1 << 20)
+    req._body, req.json_valid, req.request_id, req.model = b'{"data":[[%d]]}' % i, True, f"id-{i}", ("m", 1)
+    c.record_request(req, "score", Response.json({"y": [i]}), 0.001)
+print(c.dropped)
+"""
+
+
+def test_a_full_filesystem_under_the_spool_drops_records_and_counts_them_without_killing_the_worker(
+        tmp_path: Path) -> None:
+    """Segments were sparse files: on a full filesystem, a record's write into a page with no block
+    behind it raised SIGBUS and killed the worker (and its restarts, one by one)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(tiny)], check=True)
+    try:
+        run = subprocess.run([sys.executable, "-c", _FILL, str(tiny), str(tmp_path / "store")],
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        subprocess.run(["umount", str(tiny)], check=True)
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])  # -7 (SIGBUS) before
+    assert run.stdout.split() == ["3000"]  # no 4 MiB segment fits in 256 KiB: every record dropped, counted
+    assert "no room for a spool segment" in run.stderr and run.stderr.count("no room") == 1  # said once
