@@ -90,6 +90,17 @@ class Postgres:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def end(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """Stop a service: SIGTERM, and SIGKILL if it has not exited 10 s later (Azurite once took longer
+    on a loaded machine, and the test that had just passed was reported as an error at teardown)."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def azurite_binary() -> str | None:
     local = REPO / ".tools" / "node_modules" / ".bin" / "azurite-blob"
     return str(local) if local.exists() else shutil.which("azurite-blob")
@@ -124,8 +135,7 @@ class Azurite:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
+            end(self.proc)
             self.proc = None
 
     def close(self) -> None:
@@ -168,8 +178,7 @@ class ContainerRegistry:
         return f"127.0.0.1:{self.port}"
 
     def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        end(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
