@@ -90,15 +90,15 @@ class Postgres:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def end(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    """Stop a service: SIGTERM, and SIGKILL if it has not exited 10 s later (Azurite once took longer
-    on a loaded machine, and the test that had just passed was reported as an error at teardown)."""
+def end(proc: subprocess.Popen, grace_s: float = 10) -> None:  # type: ignore[type-arg]
+    """Stop a process: SIGTERM, and SIGKILL if it has not exited ``grace_s`` later (Azurite once took
+    longer on a loaded machine, and the test that had just passed was reported as an error at teardown)."""
     proc.terminate()
     try:
-        proc.wait(10)
+        proc.wait(grace_s)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.wait(10)
+        proc.wait()
 
 
 def azurite_binary() -> str | None:

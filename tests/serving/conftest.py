@@ -16,7 +16,7 @@ from jupyter_mlops.registry.models import ModelRegistry
 from jupyter_mlops.workspace import Workspace
 
 from ..modelfactory import onnx_logreg, sklearn_joblib
-from ..services import free_port
+from ..services import end, free_port
 
 
 class RunningServer:
@@ -59,12 +59,7 @@ class RunningServer:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            end(self.proc, 15)
 
 
 @pytest.fixture
