@@ -4,8 +4,11 @@ prometheus_client's multiprocess mode writes an mmap'd file under a lock on ever
 which cost ~15% of a worker's throughput here. Instead each worker counts in dicts, publishes a
 snapshot file every ``PUBLISH_S`` seconds into ``$MLOPS_METRICS_DIR`` (set by the supervisor),
 and ``/metrics`` adds the other workers' latest snapshots to its own live counts. Other workers'
-figures are therefore up to ``PUBLISH_S`` old, as any scrape-based metric is. Exposition uses
-prometheus_client's metric families, so the text format is the library's.
+figures are therefore up to ``PUBLISH_S`` old, as any scrape-based metric is. The worker answering
+a scrape publishes its own snapshot first: else a scrape answered by it, then one answered by
+another worker (which reads its snapshot from before those counts), would count less than the one
+before, and to Prometheus a counter that drops has restarted from zero (its rate() spikes).
+Exposition uses prometheus_client's metric families, so the text format is the library's.
 """
 
 from __future__ import annotations
@@ -52,11 +55,14 @@ class Metrics:
                 "collect": _collect_counts(self.collector)}
 
     def publish(self) -> None:
-        if self.dir is None:
-            return
+        if self.dir is not None:
+            self._write(self.snapshot())
+
+    def _write(self, snapshot: dict[str, Any]) -> None:
+        assert self.dir is not None
         path = self.dir / f"worker-{os.getpid()}.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.snapshot()))
+        tmp.write_text(json.dumps(snapshot))
         os.replace(tmp, path)
 
     async def publish_forever(self) -> None:
@@ -65,9 +71,11 @@ class Metrics:
             self.publish()
 
     def _all_snapshots(self) -> Iterator[dict[str, Any]]:
-        yield self.snapshot()
+        snapshot = self.snapshot()
+        yield snapshot
         if self.dir is None:
             return
+        self._write(snapshot)  # what this scrape counts of ours, the next scrape on another worker counts too
         mine = f"worker-{os.getpid()}.json"
         for path in self.dir.glob("worker-*.json"):
             if path.name != mine:

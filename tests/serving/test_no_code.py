@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -64,15 +65,34 @@ def test_swagger_describes_input_and_output(start_server: Callable[..., RunningS
     assert row["minItems"] == row["maxItems"] == 20 and row["items"]["format"] == "float32"
 
 
+def _score_counts(text: str) -> dict[str, float]:
+    """mlops_requests_total of /score by status, from one scrape."""
+    found = re.findall(r'mlops_requests_total\{route="score",status="(\d+)"\} (\S+)', text)
+    return {status: float(n) for status, n in found}
+
+
 def test_metrics_count_requests_by_route_and_status(start_server: Callable[..., RunningServer], rows) -> None:
     server = start_server(["lr"], workers=2)
     for _ in range(3):
         httpx.post(f"{server.url}/score", json={"data": rows[:1].tolist()})
     httpx.post(f"{server.url}/score", json={"data": [[1]]})
     # Two workers: each publishes its counts every 0.25 s, so the sum settles within a moment.
-    wanted = ['mlops_requests_total{route="score",status="200"} 3.0', 'mlops_requests_total{route="score",status="400"} 1.0']
     deadline = time.monotonic() + 10
-    while not all(w in (text := httpx.get(f"{server.url}/metrics").text) for w in wanted) and time.monotonic() < deadline:
+    while _score_counts(text := httpx.get(f"{server.url}/metrics").text) != {"200": 3, "400": 1}:
+        assert time.monotonic() < deadline, text
         time.sleep(0.1)
-    assert all(w in text for w in wanted), text
     assert "mlops_request_duration_seconds_bucket" in text and "mlops_requests_in_flight" in text
+
+
+def test_metrics_counters_never_go_back_from_scrape_to_scrape(start_server: Callable[..., RunningServer], rows) -> None:
+    """Scrapes answered by one worker and then another, between requests: the count never drops (a
+    counter that drops is, to Prometheus, a restart from zero, and its rate() a spike)."""
+    server = start_server(["lr"], workers=2)
+    closing = {"connection": "close"}  # each request on a new connection, to either worker
+    seen = []
+    with httpx.Client(base_url=server.url, headers=closing) as client:
+        for _ in range(150):
+            client.post("/score", json={"data": rows[:1].tolist()})
+            seen.append(_score_counts(client.get("/metrics").text).get("200", 0))
+    drops = [(a, b) for a, b in zip(seen, seen[1:]) if b < a]
+    assert not drops, f"{len(drops)} of {len(seen)} scrapes counted less than the one before: {drops[:5]}"
