@@ -50,6 +50,10 @@ class ServerConfig:
     listen_when_ready: bool = False
     status_dir: str | None = None
     drain_s: float = 0.0
+    # Updates: offer the listening socket to the next version at this Unix socket path; take the
+    # previous version's from that one instead of binding (handoff.py)
+    listener_offer: str | None = None
+    listener_from: str | None = None
     # Connection limits, per worker (enforced in protocol.py): a longer header gets 431; a header not whole
     # within header_timeout_s, or a body that sends nothing for body_timeout_s, gets 408; a connection
     # idle for keep_alive_timeout_s is closed; past max_connections the oldest idle one is closed to

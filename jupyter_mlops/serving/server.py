@@ -4,7 +4,8 @@ The supervisor binds and listens; forked workers accept on that one socket, so o
 feeds every worker (no per-worker hashing of connections), and several workers take turns so
 that their open connections stay even (accepting.py). The socket has SO_REUSEPORT,
 so a new version of a deployment can listen on the same port while the old one drains. One worker
-is supervised too, so a worker that dies is restarted whatever the count. What a worker allows its
+is supervised too, so a worker that dies is restarted whatever the count. A deployment's next version
+takes over this socket rather than binding its own, when this one offers it (handoff.py). What a worker allows its
 connections is in connections.py; its HTTP layer, which enforces that, in protocol.py.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from .accepting import Acceptor, CountedConnections, Shares
 from .config import ServerConfig
+from .handoff import Offer, take
 
 log = logging.getLogger("jupyter_mlops.serving")
 
@@ -151,6 +153,8 @@ class Supervisor:
     def __init__(self, config: ServerConfig, sock: socket.socket) -> None:
         self.config = config
         self.sock = sock
+        # The next version of the deployment takes this very socket (handoff.py)
+        self.offer = Offer(config.listener_offer, sock) if config.listener_offer else None
         self.procs: list[Any] = []
         self.stopping = False
         self.ctx = mp.get_context("fork")  # the supervisor holds no threads or native state yet
@@ -183,7 +187,10 @@ class Supervisor:
         self.procs = [self._start_one(slot) for slot in range(self.config.resolved_workers())]
         crashes, last_crash = 0, float("-inf")
         while not self.stopping:
-            time.sleep(0.1)
+            if self.offer is not None:
+                self.offer.serve(0.1)
+            else:
+                time.sleep(0.1)
             for i, proc in enumerate(self.procs):
                 if proc.is_alive() or self.stopping:
                     continue
@@ -201,6 +208,8 @@ class Supervisor:
                     return 1
                 log.warning("worker pid %s exited with %s; restarting", proc.pid, proc.exitcode)
                 self.procs[i] = self._start_one(i)
+        if self.offer is not None:
+            self.offer.close()
         for proc in self.procs:
             proc.join(30 + self.config.drain_s)
             if proc.is_alive():
@@ -227,11 +236,13 @@ def serve(config: ServerConfig) -> int:
     except ValueError as exc:
         log.error("%s", exc)
         return 2
-    sock = bind_socket(config.host, config.port)
+    taken = take(config.listener_from, config.host, config.port) if config.listener_from else None
+    sock = taken or bind_socket(config.host, config.port)
     config.port = sock.getsockname()[1]
     scheme = "https" if config.tls_cert else "http"
     print(f"jupyter-mlops serving on {scheme}://{config.host}:{config.port} "
-          f"({config.resolved_workers()} worker(s))", flush=True)
+          f"({config.resolved_workers()} worker(s){', on the socket of the version before' if taken else ''})",
+          flush=True)
     sock.listen(2048)
     return Supervisor(config, sock).run()
 

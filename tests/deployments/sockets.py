@@ -1,4 +1,4 @@
-"""Where this host listens on a TCP port, read from /proc/net (what ``ss -ltn`` shows)."""
+"""Where this host listens on a TCP port and with which sockets, read from /proc/net (what ``ss -ltne`` shows)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,21 @@ def _address(hex_addr: str) -> str:
     return socket.inet_ntop(socket.AF_INET6, words)
 
 
-def listening_addresses(port: int) -> set[str]:
-    found = set()
+def _listening(port: int) -> list[list[str]]:
+    """The rows of the sockets listening on ``port``."""
+    rows = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            addr, hex_port = local.split(":")
-            if state == LISTEN and int(hex_port, 16) == port:
-                found.add(_address(addr))
-    return found
+            row = line.split()
+            if row[3] == LISTEN and int(row[1].split(":")[1], 16) == port:
+                rows.append(row)
+    return rows
+
+
+def listening_addresses(port: int) -> set[str]:
+    return {_address(row[1].split(":")[0]) for row in _listening(port)}
+
+
+def listening_inodes(port: int) -> set[int]:
+    """Which sockets listen on ``port`` (their inodes): one socket shared by processes is one inode."""
+    return {int(row[9]) for row in _listening(port)}

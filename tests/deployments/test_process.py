@@ -15,7 +15,7 @@ import jupyter_mlops as mlops
 from jupyter_mlops.workspace import Workspace
 
 from ..modelfactory import onnx_logreg, training_data
-from .sockets import listening_addresses
+from .sockets import listening_addresses, listening_inodes
 
 BROKEN = "def init():\n    raise RuntimeError('weights do not match the architecture')\n\ndef run(data):\n    return data\n"
 
@@ -92,6 +92,55 @@ def test_update_under_steady_traffic_fails_no_request(images, workers: int) -> N
     assert counts["failed"] == 0, counts
     assert counts["v1"] > 0 and counts["v2"] > 0
     mlops.undeploy("steady")
+
+
+def test_an_update_takes_over_the_listening_socket_of_the_version_before(images) -> None:  # type: ignore[no-untyped-def]
+    dep = mlops.deploy("handed", images[0], target="process", workers=2)
+    port = dep.config["port"]
+    before = listening_inodes(port)
+    mlops.update_deployment("handed", images[1])
+    after = mlops.get_deployment("handed")
+    assert len(before) == 1 and listening_inodes(port) == before  # one socket all along: nothing queued is reset
+    assert "on the socket of the version before" in after.logs()
+    mlops.update_deployment("handed", images[0])  # and hands it on again
+    assert listening_inodes(port) == before
+    mlops.undeploy("handed")
+    assert listening_inodes(port) == set()
+
+
+def test_updates_under_many_clients_fail_no_request(images) -> None:  # type: ignore[no-untyped-def]
+    """Clients on kept-alive connections and clients that connect for every request, during three
+    updates: connections the kernel queued on the old version's listener as it stopped are served too."""
+    dep = mlops.deploy("busy", images[0], target="process", auth=False, workers=2)
+    body = {"data": [[0.1] * 20]}
+    stop, counts, errors = threading.Event(), {"ok": 0, "failed": 0}, []
+
+    def client(fresh: bool) -> None:
+        deadline = time.monotonic() + 90  # bounded even if an update hangs
+        headers = {"connection": "close"} if fresh else {}
+        with httpx.Client(timeout=10, headers=headers) as c:
+            while not stop.is_set() and time.monotonic() < deadline:
+                try:
+                    ok = c.post(dep.scoring_uri, json=body).status_code == 200
+                except httpx.HTTPError as exc:
+                    ok = False
+                    errors.append(repr(exc))
+                counts["ok" if ok else "failed"] += 1
+
+    threads = [threading.Thread(target=client, args=(i % 2 == 0,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for image in (images[1], images[0], images[1]):
+        time.sleep(0.3)
+        mlops.update_deployment("busy", image)
+    time.sleep(0.3)
+    stop.set()
+    for t in threads:
+        t.join()
+    print(f"\nrequests during updates: {counts}")
+    assert counts["failed"] == 0, (counts, errors[:3])
+    assert counts["ok"] > 100
+    mlops.undeploy("busy")
 
 
 def test_update_to_an_image_whose_init_raises_keeps_the_old_serving(images, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,11 +1,14 @@
 """``process``: the server as a local subprocess. Needs no Docker; the embedded default target.
 
 Runs in this Python environment (the image's requirements must be installed here). Updates start
-the new version on the same port (SO_REUSEPORT) and stop the old only once the new is ready.
+the new version on the same port and stop the old only once the new is ready; the new version
+takes over the old one's listening socket (serving/handoff.py), so no connection queued on it is
+lost when the old one stops. Without it (an old version that offers none), SO_REUSEPORT shares the port.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ...appdir import write_app_dir
@@ -14,13 +17,16 @@ from ..settings import ProcessSettings
 from .base import DeployContext, Target
 from .readiness import ready_state, wait_ready
 
+LISTENER = "listener.sock"  # in a version's folder: where it offers its listening socket to the next
+
 
 class ProcessTarget(Target):
     name = "process"
     settings = ProcessSettings
     runs_built_images = False
 
-    def create(self, ctx: DeployContext) -> dict[str, Any]:
+    def create(self, ctx: DeployContext, after: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Start a version; ``after``, the version it replaces: its listening socket is taken over."""
         cfg = ctx.config
         vdir = ctx.new_version_dir()
         script = ctx.script_file(vdir / "script")
@@ -28,7 +34,7 @@ class ProcessTarget(Target):
             host=cfg.host, port=cfg.port, keys_file=str(ctx.secrets_dir / "keys.json"),
             tls=(cfg.tls_cert, cfg.tls_key or cfg.tls_cert), status_dir=str(vdir / "status"),
             collect_to=(ctx.workspace.artifacts_url, str(ctx.home / "spool")),
-        ))
+        ), listener_offer=str(vdir / LISTENER), listener_from=str(Path(after["dir"]) / LISTENER) if after else None)
         log = vdir / "server.log"
         proc = start_process(vdir / "app", log, env=ctx.store_env())
         handle = {"pid": proc.pid, "dir": str(vdir), "log": str(log)}
@@ -40,6 +46,12 @@ class ProcessTarget(Target):
             raise
         return handle
 
+    def update(self, ctx: DeployContext, old: dict[str, Any]) -> dict[str, Any]:
+        new = self.create(ctx, after=old)
+        ctx.serving(new)
+        self.delete(old)
+        return new
+
     def delete(self, handle: dict[str, Any]) -> None:
         stop_process(handle["pid"])
 
@@ -47,6 +59,4 @@ class ProcessTarget(Target):
         return ready_state(ctx) if pid_alive(handle["pid"]) else "failed"
 
     def logs(self, handle: dict[str, Any], lines: int = 50) -> str:
-        from pathlib import Path
-
         return log_tail(Path(handle["log"]), lines)
