@@ -8,12 +8,13 @@ failed a request now and then that way. So, as HAProxy does for its reloads (``e
 listeners``), a running server offers its listening socket on a Unix socket in its version's folder,
 and the next version takes that very socket (``SCM_RIGHTS``) instead of binding one: until the old
 workers stop accepting, both versions accept from one queue, and then the new one alone does;
-nothing queued is lost, whenever the old one stops.
+nothing queued is lost, whenever the old one stops. The process and docker targets do this
+(a container on the host's network gets the socket through its status folder's mount).
 
 Linux's ``net.ipv4.tcp_migrate_req`` moves such queued connections to another socket of the port
 instead, but it is a system setting (off by default). A server whose predecessor offers nothing
 (none, one that has exited, one from before this module) binds its own socket, as before. Only a
-process on this machine with access to the version's folder (``0700``) can ask for the socket.
+process of the server's own user can ask for the socket (the Unix socket's mode is ``0600``).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class Offer:
 
     def __init__(self, path: str, listening: socket.socket) -> None:
         self.path, self.listening = Path(path), listening
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         name, folder = _short(self.path)
         try:
             with contextlib.suppress(FileNotFoundError):

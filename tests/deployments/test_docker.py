@@ -17,7 +17,7 @@ from jupyter_mlops.local_server import free_port
 from jupyter_mlops.workspace import Workspace
 
 from ..modelfactory import onnx_logreg
-from .sockets import listening_addresses
+from .sockets import listening_addresses, listening_inodes
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 ROW = [[0.3] * 20]
@@ -94,8 +94,12 @@ def test_docker_update_keeps_the_scoring_uri(image: mlops.Image, docker_workspac
     second = mlops.build_image("lr-svc", "lr:1", progress=False)
     dep = mlops.deploy("rolling", image, target="docker", auth=False)
     try:
+        socket_before = listening_inodes(dep.config["port"])
         updated = mlops.update_deployment("rolling", second)
         assert (updated.image, updated.scoring_uri, updated.state) == ("lr-svc:2", dep.scoring_uri, "healthy")
+        # The new container took over the old one's listening socket: none queued on it was reset
+        assert len(socket_before) == 1 and listening_inodes(dep.config["port"]) == socket_before
+        assert "on the socket of the version before" in updated.logs()
         assert "label" in updated.score(ROW)
         running = docker.from_env().containers.list(filters={"label": "org.jupyter-mlops.deployment=rolling"})
         assert [c.labels["org.jupyter-mlops.image"] for c in running] == ["lr-svc:2"]

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +18,8 @@ from ...workspace import Workspace
 from ..keys import endpoint_secrets_dir
 from ..settings import PluginSettings, Settings
 
+LISTENER = "listener.sock"  # in a version's status folder: its listening socket, offered to the next
+
 
 @dataclass
 class DeployContext:
@@ -26,6 +28,7 @@ class DeployContext:
     config: Any  # the target's Settings class (deployments/settings.py)
     workspace: Workspace
     home: Path  # this deployment's folder on this machine
+    previous: dict[str, Any] | None = None  # in an update, the handle of the version being replaced
     # Told when a new version runs ("started") and when it serves ("serving"): the service records
     # both, so an interruption stops what was started, or finishes a switch that already happened.
     on_progress: Callable[[str, dict[str, Any]], None] | None = field(default=None, repr=False)
@@ -75,10 +78,13 @@ class DeployContext:
 
     def server_settings(self, *, host: str, port: int | None, keys_file: str | None = None,
                         tls: tuple[str, str] | None = None, status_dir: str | None = None,
+                        previous_status_dir: str | None = None,
                         collect_to: tuple[str, str] | None = None) -> dict[str, Any]:
         """The server's settings (``ServerConfig`` fields), built here for every target: where it
         listens, and where it finds its keys file, TLS files, readiness folder, artifact store and
-        spool, as the server sees them (a host path, a container or pod mount)."""
+        spool, as the server sees them (a host path, a container or pod mount). A version offers its
+        listening socket to the next in its status folder, and an update's new version takes it from
+        the status folder of the version it replaces (serving/handoff.py)."""
         cfg = self.config
         out: dict[str, Any] = {"host": host, "port": port, "workers": cfg.workers, "deployment": self.name,
                                "auth": cfg.auth, "drain_s": cfg.drain_s, "coalesce": cfg.coalesce,
@@ -88,7 +94,9 @@ class DeployContext:
         if cfg.tls_cert and tls:
             out["tls_cert"], out["tls_key"] = tls
         if status_dir:
-            out.update(listen_when_ready=True, status_dir=status_dir)
+            out.update(listen_when_ready=True, status_dir=status_dir, listener_offer=f"{status_dir}/{LISTENER}")
+        if previous_status_dir:
+            out["listener_from"] = f"{previous_status_dir}/{LISTENER}"
         if cfg.collect and collect_to:
             store, spool = collect_to
             out.update(collect=True, collect_sample_rate=cfg.sample_rate, collect_store=store, collect_spool_dir=spool)
@@ -126,7 +134,7 @@ class Target(ABC):
     def update(self, ctx: DeployContext, old: dict[str, Any]) -> dict[str, Any]:
         """Safe update: start the new version, wait until ready, switch, stop the old. If the new one
         never gets ready, stop it, leave the old serving, and raise DeploymentError saying why."""
-        new = self.create(ctx)
+        new = self.create(replace(ctx, previous=old))
         ctx.serving(new)
         self.delete(old)
         return new

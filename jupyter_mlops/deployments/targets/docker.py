@@ -1,7 +1,8 @@
 """``docker``: a container on this host, its metadata also in container labels.
 
-Containers use the host's network and bind the deployment's port themselves with SO_REUSEPORT, so an
-update runs old and new side by side on one scoring URI, exactly as the process target does.
+Containers use the host's network, so an update runs old and new side by side on one scoring URI,
+exactly as the process target does: the new container takes over the old one's listening socket,
+offered in the old version's status folder, which it mounts (serving/handoff.py).
 Keys, TLS files and readiness status are mounted folders: a regenerated key needs no rebuild.
 """
 
@@ -20,6 +21,7 @@ from .readiness import ready_state, wait_ready
 
 SECRETS, TLS, STATUS = f"{APP_ROOT}/secrets", f"{APP_ROOT}/tls", f"{APP_ROOT}/status"
 SPOOL, ARTIFACTS = f"{APP_ROOT}/spool", "/var/jupyter-mlops/artifacts"
+PREVIOUS = f"{APP_ROOT}/previous"  # the status folder of the version an update replaces
 
 
 class DockerTarget(Target):
@@ -48,8 +50,11 @@ class DockerTarget(Target):
                 store = ARTIFACTS
             (ctx.home / "spool").mkdir(parents=True, exist_ok=True)
             volumes[str(ctx.home / "spool")] = {"bind": SPOOL, "mode": "rw"}
+        if ctx.previous:
+            volumes[str(Path(ctx.previous["dir"]) / "status")] = {"bind": PREVIOUS, "mode": "rw"}
         settings = ctx.server_settings(host=cfg.host, port=cfg.port, keys_file=f"{SECRETS}/keys.json", tls=tls,
-                                       status_dir=STATUS, collect_to=(store, SPOOL))
+                                       status_dir=STATUS, previous_status_dir=PREVIOUS if ctx.previous else None,
+                                       collect_to=(store, SPOOL))
         labels = {"org.jupyter-mlops.deployment": ctx.name, "org.jupyter-mlops.image": image.ref,
                   "org.jupyter-mlops.models": ",".join(image.models), "org.jupyter-mlops.port": str(cfg.port)}
         client = docker_client()

@@ -17,24 +17,22 @@ from ..settings import ProcessSettings
 from .base import DeployContext, Target
 from .readiness import ready_state, wait_ready
 
-LISTENER = "listener.sock"  # in a version's folder: where it offers its listening socket to the next
-
 
 class ProcessTarget(Target):
     name = "process"
     settings = ProcessSettings
     runs_built_images = False
 
-    def create(self, ctx: DeployContext, after: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Start a version; ``after``, the version it replaces: its listening socket is taken over."""
+    def create(self, ctx: DeployContext) -> dict[str, Any]:
         cfg = ctx.config
         vdir = ctx.new_version_dir()
         script = ctx.script_file(vdir / "script")
         write_app_dir(ctx.workspace, ctx.models(), vdir / "app", script, **ctx.server_settings(
             host=cfg.host, port=cfg.port, keys_file=str(ctx.secrets_dir / "keys.json"),
             tls=(cfg.tls_cert, cfg.tls_key or cfg.tls_cert), status_dir=str(vdir / "status"),
+            previous_status_dir=str(Path(ctx.previous["dir"]) / "status") if ctx.previous else None,
             collect_to=(ctx.workspace.artifacts_url, str(ctx.home / "spool")),
-        ), listener_offer=str(vdir / LISTENER), listener_from=str(Path(after["dir"]) / LISTENER) if after else None)
+        ))
         log = vdir / "server.log"
         proc = start_process(vdir / "app", log, env=ctx.store_env())
         handle = {"pid": proc.pid, "dir": str(vdir), "log": str(log)}
@@ -45,12 +43,6 @@ class ProcessTarget(Target):
             stop_process(proc.pid, timeout=5)
             raise
         return handle
-
-    def update(self, ctx: DeployContext, old: dict[str, Any]) -> dict[str, Any]:
-        new = self.create(ctx, after=old)
-        ctx.serving(new)
-        self.delete(old)
-        return new
 
     def delete(self, handle: dict[str, Any]) -> None:
         stop_process(handle["pid"])
