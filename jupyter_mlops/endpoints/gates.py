@@ -7,7 +7,7 @@ metrics histogram only has bucket bounds), the predictions of both versions for 
 
 A distribution gate fails only when its PSI is over the limit *and* a chi-square test of the two
 binned samples is significant (p < ``ALPHA``), as drift does: on a few dozen requests PSI alone is
-mostly noise.
+mostly noise. The input gate's p-values are adjusted for the number of features it tests.
 """
 
 from __future__ import annotations
@@ -107,23 +107,27 @@ def compare(reference: list[float] | np.ndarray, values: list[float] | np.ndarra
     return index, p
 
 
-def input_drift(baseline: dict[str, Any] | None, current: Any, new: Any) -> tuple[float, str | None, float]:
-    """(PSI, feature, chi-square p) of the most shifted input feature of the new version: against its
-    model's baseline, or against the inputs the current version got when the model has none."""
+def input_drift(baseline: dict[str, Any] | None, current: Any, new: Any,
+                limit: float) -> tuple[float, str | None, float]:
+    """(PSI, feature, p) of the new version's most shifted input feature over ``limit`` with a
+    significant test, or else of its most shifted one: against its model's baseline, or against
+    the inputs the current version got when the model has none. ``p`` is Bonferroni-adjusted for
+    the number of features tested: the gate asks whether *any* feature moved, and twenty features
+    each tested at ``ALPHA`` failed a version with no shift in 4 % of 100-request windows."""
     from ..monitoring.drift import psi
 
-    worst: tuple[float, str | None, float] = (0.0, None, 1.0)
+    tested: list[tuple[float, str, float]] = []
     for col in [] if new is None else new.columns:
         values = new[col].astype(float).to_numpy()
         if baseline and col in baseline.get("stats", {}):
-            index, p = psi(baseline["stats"][col], values)
+            tested.append((*psi(baseline["stats"][col], values), str(col)))
         elif current is not None and col in current:
-            index, p = compare(current[col].astype(float).to_numpy(), values)
-        else:
-            continue
-        if index > worst[0]:
-            worst = (index, str(col), p)
-    return worst
+            tested.append((*compare(current[col].astype(float).to_numpy(), values), str(col)))
+    if not tested:
+        return 0.0, None, 1.0
+    adjusted = [(index, col, min(1.0, p * len(tested))) for index, p, col in tested]
+    failing = [t for t in adjusted if t[0] > limit and t[2] < ALPHA]
+    return max(failing or adjusted, key=lambda t: t[0])
 
 
 def check(gates: Gates, current: Evidence, new: Evidence, baseline: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -141,7 +145,7 @@ def check(gates: Gates, current: Evidence, new: Evidence, baseline: dict[str, An
     index, p = compare(current.predictions, new.predictions)
     out.append({"gate": "prediction_psi", "new": round(index, 4), "p_value": _p(p), "limit": gates.max_prediction_psi,
                 "passed": not (index > gates.max_prediction_psi and p < ALPHA)})
-    worst, feature, p_in = input_drift(baseline, current.inputs, new.inputs)
+    worst, feature, p_in = input_drift(baseline, current.inputs, new.inputs, gates.max_input_psi)
     out.append({"gate": "input_psi", "new": round(worst, 4), "feature": feature, "p_value": _p(p_in),
                 "limit": gates.max_input_psi, "passed": not (worst > gates.max_input_psi and p_in < ALPHA)})
     return out
