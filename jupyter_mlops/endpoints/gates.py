@@ -116,7 +116,7 @@ def input_drift(baseline: dict[str, Any] | None, current: Any, new: Any,
     each tested at ``ALPHA`` failed a version with no shift in 4 % of 100-request windows."""
     from ..monitoring.drift import psi
 
-    tested: list[tuple[float, str, float]] = []
+    tested: list[tuple[float, float, str]] = []  # (PSI, p, feature)
     for col in [] if new is None else new.columns:
         values = new[col].astype(float).to_numpy()
         if baseline and col in baseline.get("stats", {}):
