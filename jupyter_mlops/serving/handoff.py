@@ -14,7 +14,8 @@ nothing queued is lost, whenever the old one stops. The process and docker targe
 Linux's ``net.ipv4.tcp_migrate_req`` moves such queued connections to another socket of the port
 instead, but it is a system setting (off by default). A server whose predecessor offers nothing
 (none, one that has exited, one from before this module) binds its own socket, as before. Only a
-process of the server's own user can ask for the socket (the Unix socket's mode is ``0600``).
+process of the server's own user (or root) is handed the socket: the Unix socket's mode is ``0600``,
+and the asker's uid is checked (``SO_PEERCRED``) whatever the mode was when it connected.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import logging
 import os
 import select
 import socket
+import struct
 from pathlib import Path
 
 log = logging.getLogger("jupyter_mlops.serving")
@@ -97,6 +99,10 @@ class Offer:
         with conn:
             conn.setblocking(True)
             if self.listening.fileno() < 0:  # stopping: closed already; the asker binds its own
+                return
+            _, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+            if uid not in (os.getuid(), 0):  # whatever the file's mode said when it connected
+                log.warning("refused the listening socket to uid %d", uid)
                 return
             try:
                 socket.send_fds(conn, [b"listening"], [self.listening.fileno()])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,3 +79,28 @@ def test_a_stopping_version_hands_over_nothing(tmp_path: Path, listening: socket
     assert take(str(tmp_path / "listener.sock"), host, port) is None
     server.join()
     offer.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="asking as another user needs root to switch users")
+def test_another_user_is_not_handed_the_socket(listening: socket.socket) -> None:
+    folder = Path(tempfile.mkdtemp(dir="/dev/shm"))  # a folder the other user can reach (tmp_path is root's)
+    folder.chmod(0o777)
+    path = folder / "listener.sock"
+    offer, server = _offered(path, listening)
+    path.chmod(0o777)  # as if it had connected before the mode was set
+    host, port = listening.getsockname()
+    child = os.fork()
+    if child == 0:  # nobody: asks; exits 0 when refused, 1 when handed the socket, 2 when it could not ask
+        os.setuid(65534)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as asker:
+            try:
+                asker.connect(str(path))
+                _, fds, _, _ = socket.recv_fds(asker, 16, 1)
+            except OSError:
+                os._exit(2)
+        os._exit(1 if fds else 0)
+    _, status = os.waitpid(child, 0)
+    server.join()
+    offer.close()
+    shutil.rmtree(folder)
+    assert os.waitstatus_to_exitcode(status) == 0
