@@ -5,6 +5,7 @@ regeneration, update to another image with its readiness gate, undeploy."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -52,6 +53,7 @@ class DeploymentPanel(Panel):
         self.body_text = ""  # the test console's request body
         self.answer: dict[str, Any] | None = None  # {"status", "latency_ms", "body"}
         self.gate: dict[str, Any] | None = None  # the running or last update's readiness gate
+        self._going = threading.Lock()
         self.deployment = api.get_deployment(name, workspace=workspace)  # NotFoundError for a wrong name
         self._load_choices()
         self._ready()
@@ -62,11 +64,14 @@ class DeploymentPanel(Panel):
             return
         try:
             dep = api.get_deployment(self.name, workspace=self.workspace)
-        except NotFoundError:
-            self._gone(f"Deployment {self.name!r} no longer exists.")
+            logs = dep.logs(LOG_LINES)
+        except NotFoundError:  # removed elsewhere; or by our own undeploy, whose message then stays
+            self._gone(f"Deployment {self.name!r} no longer exists.", unless_gone=True)
             return
-        self.deployment, self.state = dep, dep.state
-        self.logs = dep.logs(LOG_LINES)
+        with self._going:
+            if self.state == "gone":  # undeployed while we asked: what we heard is out of date
+                return
+            self.deployment, self.state, self.logs = dep, dep.state, logs
 
     def _load_choices(self) -> None:
         dep = self.deployment
@@ -83,9 +88,12 @@ class DeploymentPanel(Panel):
             baseline = api.get_baseline(first, workspace=self.workspace) if first else None
             self.body_text = example_body(signature, baseline)
 
-    def _gone(self, message: str) -> None:
-        self.state, self.deployment = "gone", None
-        self.notice = message
+    def _gone(self, message: str, unless_gone: bool = False) -> None:
+        with self._going:  # the poller's refresh and a background undeploy can both get here
+            if unless_gone and self.state == "gone":
+                return
+            self.state, self.deployment = "gone", None
+            self.notice = message
         self.stop()
 
     def _need(self) -> Deployment:

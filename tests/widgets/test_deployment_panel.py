@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -118,6 +120,34 @@ def test_undeploy_is_confirmed_then_the_panel_stops(deployed: str) -> None:
     assert panel.state == "gone" and panel.notice == "Undeployed fraud." and mlops.list_deployments() == []
     panel.poller.join(5)
     assert not panel.poller.alive
+
+
+@pytest.mark.parametrize("found", [False, True])
+def test_a_refresh_under_way_when_undeploy_finishes_leaves_its_message(deployed: str, found: bool,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The poller's refresh asked for the deployment as the undeploy removed it, and got its answer
+    after: the panel said "no longer exists" instead of "Undeployed" (seen in a browser test), or,
+    answered before the removal, brought the deployment back as healthy."""
+    from jupyter_mlops.widgets import deployment_panel
+
+    panel = DeploymentPanel(deployed, poll=False)
+    real, undeployed = deployment_panel.api.get_deployment, threading.Event()
+
+    def late(*args: Any, **kwargs: Any) -> Any:  # the refresh's answer comes after the undeploy
+        if threading.current_thread().name != "late-refresh":
+            return real(*args, **kwargs)
+        answer = real(*args, **kwargs) if found else None
+        undeployed.wait(30)
+        return answer or real(*args, **kwargs)
+
+    monkeypatch.setattr(deployment_panel.api, "get_deployment", late)
+    refresh = threading.Thread(target=panel.refresh, name="late-refresh")
+    refresh.start()
+    click(panel, "undeploy")
+    click(panel, "confirm_undeploy")
+    undeployed.set()
+    refresh.join(30)
+    assert (panel.state, panel.notice, panel.deployment) == ("gone", "Undeployed fraud.", None)
 
 
 def test_the_panel_follows_changes_made_elsewhere(deployed: str, monkeypatch: pytest.MonkeyPatch) -> None:
