@@ -57,9 +57,9 @@ async def _predict(rt: Runtime, req: Request, scorer: ModelScorer, data: Any) ->
 def _number_rows(body: bytes) -> np.ndarray | None:
     """Rows of plain numbers in any of MLflow's forms but dataframe_records, read by simdjson; None
     for the general path."""
-    if b'"dataframe_split"' in body:
+    if body.find(b'"dataframe_split"') != -1:  # (not ``in``: see encoding.dumps)
         return encoding.split_rows(body)
-    return encoding.number_rows(body, "instances" if b'"instances"' in body else "inputs", alone=True)
+    return encoding.number_rows(body, "instances" if body.find(b'"instances"') != -1 else "inputs", alone=True)
 
 
 def _as_data(payload: dict[str, Any], scorer: ModelScorer | None) -> Any:
