@@ -173,6 +173,13 @@ class Proc:
 
 def ours(model: Path, work: Path, port: int, src: str | None = None, **settings: object) -> Proc:
     """Our server on ``model``; from the checkout at ``src`` when given (its jupyter_mlops wins)."""
+    config = ours_config(model, work, port, **settings)
+    env = {"MLOPS_AUTH_KEYS": KEY, **({"PYTHONPATH": src} if src else {})}
+    return Proc([sys.executable, "-m", "jupyter_mlops.serving", "--config", str(config)], port, env, src or ROOT)
+
+
+def ours_config(model: Path, work: Path, port: int, **settings: object) -> Path:
+    """The app folder and server.json of our server on ``model`` (auth on: its key is ``KEY``)."""
     from jupyter_mlops.serving.config import ServerConfig
 
     app = work / f"app-{port}"
@@ -181,8 +188,7 @@ def ours(model: Path, work: Path, port: int, src: str | None = None, **settings:
     shutil.copyfile(model, dest / model.name)
     ServerConfig(app_dir=str(app), models=[{"name": "m", "version": 1, "framework": "onnx", "path": model.name}],
                  port=port, workers=WORKERS, auth=True, log_level="warning", **settings).save(app / "server.json")  # type: ignore[arg-type]
-    env = {"MLOPS_AUTH_KEYS": KEY, **({"PYTHONPATH": src} if src else {})}
-    return Proc([sys.executable, "-m", "jupyter_mlops.serving", "--config", str(app / "server.json")], port, env, src or ROOT)
+    return app / "server.json"
 
 
 def minimal(model: Path, port: int) -> Proc:

@@ -1,5 +1,6 @@
 """bench/serve.py: bad input or a missing tool named in one line before any server starts; how runs of
-several starts of a server are pooled; how a server's CPU time is split between its threads."""
+several starts of a server are pooled; how a server's CPU time is split between its threads.
+bench/instructions.py: that counting in phases gives one request's cost; bad input in one line."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,4 +77,57 @@ def test_no_servers_at_all_is_refused_in_one_line() -> None:
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "bench/serve.py: --instances is a number of servers, at least 1 (got 0)"]
+    assert done.stdout == ""  # refused before any model is built or server started
+
+
+def _instructions_module() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_instructions", ROOT / "bench" / "instructions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_counting_phases_gives_one_requests_cost_whatever_the_number_counted(tmp_path: Path) -> None:
+    # bench/instructions.py's method on a real program under callgrind: a "request" (a line on stdin)
+    # sorts 2,000 shuffled ints. Counted over 200 or over 600 requests, between idle phases, after a
+    # warm-up, one request costs the same: none of the start-up (millions) is in it
+    bench = _instructions_module()
+    code = ("import os, random\n"
+            "data = list(range(2000)); random.Random(0).shuffle(data); os.write(1, b'ready\\n')\n"
+            "while os.read(0, 3):\n    sorted(data); os.write(1, b'ok\\n')\n")
+
+    def counted(requests: int) -> dict[str, float]:
+        out = tmp_path / f"cl-{requests}"
+        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--cache-sim=yes", f"--callgrind-out-file={out}",
+                                 sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+
+        def send(n: int) -> None:
+            for _ in range(n):
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+                assert proc.stdout.readline() == "ok\n"
+
+        try:
+            assert proc.stdout.readline() == "ready\n"
+            return bench.count_phases(proc.pid, out, send, requests, 0.5)
+        finally:
+            proc.kill()
+            proc.wait()
+
+    few, many = counted(200), counted(600)
+    assert abs(many["Ir"] / few["Ir"] - 1) < 0.02
+    assert 100_000 < few["Ir"] < 5_000_000  # a sort of 2,000 ints (n log n compares), not the start-up's ~100 M
+    assert few["Ir"] + few["Dr"] + few["Dw"] <= few["cycles"] <= 35 * (few["Ir"] + few["Dr"] + few["Dw"])
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ("--requests=0", "--requests and --idle must be positive (got 0 and 8.0)"),
+    ("--idle=-1", "--requests and --idle must be positive (got 1000 and -1.0)"),
+    ("--payloads=2 rows", "no payload '2 rows'; choose from 1 row, 32 rows, v2 binary 32 rows")])
+def test_bad_counting_options_are_refused_in_one_line(option: str, message: str) -> None:
+    done = subprocess.run([sys.executable, "bench/instructions.py", option], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"bench/instructions.py: {message}"]
     assert done.stdout == ""  # refused before any model is built or server started

@@ -8,7 +8,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 need_apt=()
 # nginx: the local proxy of endpoints (run as the current user from generated configs; never as a service)
-for pkg in postgresql docker.io docker-registry debootstrap chromium wrk nginx nodejs npm; do
+for pkg in postgresql docker.io docker-registry debootstrap chromium wrk valgrind nginx nodejs npm; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
 done
 # Machines that ship their own node/npm (not from Debian) keep them.
