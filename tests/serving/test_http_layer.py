@@ -73,6 +73,22 @@ def test_pipelined_requests_are_answered_in_order(start_server: Callable[..., Ru
     assert answers[4][2] == expected[0]
 
 
+def test_header_names_in_any_case_whatever_names_came_before(start_server: Callable[..., RunningServer]) -> None:
+    # The HTTP layer keeps the names it has seen (bytes as they came -> lower case), up to a bound:
+    # every spelling of a name is the same header, before the bound and past it (600 other names)
+    server = start_server(["lr"])
+    spellings = ["X-Request-Id", "X-REQUEST-ID", "x-request-id"]
+    requests = [(f"{name}: id-{i}\r\n", f"id-{i}") for i, name in enumerate(spellings)]
+    requests += [(f"X-Junk-{i}: 1\r\nX-Request-ID: junk-{i}\r\n", f"junk-{i}") for i in range(600)]
+    requests += [("x-rEqUeSt-iD: last\r\n", "last")]
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        for start in range(0, len(requests), 50):
+            batch = requests[start:start + 50]
+            sock.sendall(b"".join(_score(ROWS[0], extra) for extra, _ in batch))
+            answers = _responses(sock, len(batch))
+            assert [(status, headers["x-request-id"]) for status, headers, _ in answers] == [(200, want) for _, want in batch]
+
+
 def test_expect_100_continue_then_the_answer(start_server: Callable[..., RunningServer]) -> None:
     server = start_server(["lr"])
     request = _score(ROWS[1], "Expect: 100-continue\r\n")
