@@ -55,10 +55,13 @@ class OnnxScorer(ModelScorer):
         # The session's C++ run, without the Python wrapper's checks of the input names (tensors.py
         # has checked them): 2 us of a single-row request's ~10 us. The wrapper where it is not there.
         self._run = getattr(self.session, "_sess", self.session).run
+        # One RunOptions for every run, read only: given None, the binding looks for one the costly
+        # way (3.1 k instructions a run, 1.6 % of a single-row request, counted under cachegrind).
+        self._run_options = ort.RunOptions()
 
     def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
-            results = self._run(self._output_names, inputs, None)
+            results = self._run(self._output_names, inputs, self._run_options)
         except Exception as exc:
             raise BadInput(f"The model rejected the input: {str(exc).splitlines()[0][:300]}") from None
         return dict(zip(self._output_names, results))
