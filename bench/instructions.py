@@ -10,7 +10,8 @@ supervisor would, without it); after a warm-up its counts are dumped at the end 
 N requests on one keep-alive connection, idle again. Work done per second of wall time (the metrics
 snapshot, 4 a second; uvicorn's tick) goes on while requests are served, and under valgrind a request
 takes ~50x as long, so that work would land on each request 50x over: the idle phases give its rate,
-and what it did during the requests is taken off. The same setting reads within 1 % run to run (five runs with collection off: 0.3 %; four on: 0.7 %).
+and what it did during the requests is taken off. The same setting reads within 1 % run to run
+(five runs with collection off: 0.3 %; four on: 0.7 %).
 
 Columns: instructions; L1 misses (instruction and data) and last-level misses; and an estimate of
 cycles from them, 1 per L1 hit, 5 per last-level hit and 35 per miss there (the model of the iai
@@ -40,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serve import KEY, ours_config, v2_binary  # noqa: E402
+from bench.serve import KEY, ours_config, request_payloads  # noqa: E402
 from tests.modelfactory import onnx_logreg  # noqa: E402
 from tests.services import free_port  # noqa: E402
 
@@ -96,7 +97,7 @@ def _dump(pid: int) -> None:
     subprocess.run(["callgrind_control", "--dump", str(pid)], check=True, capture_output=True, timeout=START_S)
 
 
-def counted_server(model: Path, work: Path, payload: tuple[str, bytes, dict[str, str]], src: str | None,
+def counted_server(model: Path, work: Path, payload: tuple[str, str | bytes, dict[str, str] | None], src: str | None,
                    settings: dict[str, object], requests: int, idle_s: float) -> dict[str, float]:
     port = free_port()
     config = ours_config(model, work, port, busy_poll_us=0, **settings)
@@ -114,7 +115,7 @@ def counted_server(model: Path, work: Path, payload: tuple[str, bytes, dict[str,
                 sys.exit(f"bench/instructions.py: the server on {port} did not get ready")
             time.sleep(0.5)
         path, body, headers = payload
-        headers = {"Authorization": f"Bearer {KEY}", **headers}
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}", **(headers or {})}
 
         def send(n: int) -> None:
             for _ in range(n):
@@ -127,7 +128,7 @@ def counted_server(model: Path, work: Path, payload: tuple[str, bytes, dict[str,
         proc.wait(START_S)
 
 
-def _status(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None,
+def _status(conn: http.client.HTTPConnection, method: str, path: str, body: str | bytes | None = None,
             headers: dict[str, str] | None = None) -> int:
     try:
         conn.request(method, path, body, headers or {})
@@ -159,12 +160,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.requests < 1 or args.idle <= 0:
         sys.exit(f"bench/instructions.py: --requests and --idle must be positive (got {args.requests} and {args.idle})")
-    rng = np.random.default_rng(0)
-    row, rows32 = rng.normal(size=20).round(4).tolist(), rng.normal(size=(32, 20)).round(4).tolist()
-    json_headers = {"Content-Type": "application/json"}
-    payloads = {"1 row": ("/score", json.dumps({"data": [row]}).encode(), json_headers),
-                "32 rows": ("/score", json.dumps({"data": rows32}).encode(), json_headers),
-                "v2 binary 32 rows": ("/v2/models/m/infer", *v2_binary(rows32))}
+    row = np.random.default_rng(0).normal(size=20).round(4).tolist()  # bench/serve.py's
+    payloads = request_payloads(json.dumps({"data": [row]}))
     chosen = [p.strip() for p in args.payloads.split(",")]
     if unknown := [p for p in chosen if p not in payloads]:
         sys.exit(f"bench/instructions.py: no payload {unknown[0]!r}; choose from {', '.join(payloads)}")

@@ -372,15 +372,19 @@ def v2_binary(rows: list[list[float]]) -> tuple[bytes, dict[str, str]]:
                                 "Inference-Header-Content-Length": str(len(head))}
 
 
+def request_payloads(body: str) -> dict[str, tuple[str, str | bytes, dict[str, str] | None]]:
+    """The requests the servers are measured with, by name: (path, body, headers beyond JSON's);
+    ``body`` is the single-row one."""
+    rows32 = np.random.default_rng(1).normal(size=(32, 20)).round(4).tolist()
+    return {"1 row": ("/score", body, None), "32 rows": ("/score", json.dumps({"data": rows32}), None),
+            "v2 binary 32 rows": ("/v2/models/m/infer", *v2_binary(rows32))}
+
+
 def servers_section(lr: Path, work: Path, body: str, row: list[float], conns: list[int], args: argparse.Namespace) -> None:
     """Ours (auth and metrics on) against both minimal servers, each cell against the faster of the two."""
     floor = raw_session(lr, row)
     print(f"raw single-row session.run: {floor['rps']:,.0f}/s, p50 {floor['p50'] * 1000:.0f} us")
-    rows32 = np.random.default_rng(1).normal(size=(32, 20)).round(4).tolist()
-    v2_body, v2_headers = v2_binary(rows32)
-    payloads = {"1 row": ("/score", body, None), "32 rows": ("/score", json.dumps({"data": rows32}), None),
-                "v2 binary 32 rows": ("/v2/models/m/infer", v2_body, v2_headers)}
-    payloads = {k: v for k, v in payloads.items() if k in args.payloads.split(",")}
+    payloads = {k: v for k, v in request_payloads(body).items() if k in args.payloads.split(",")}
     names = ("uvicorn minimal", "granian minimal", "ours (auth+metrics)")
     starts = {"uvicorn minimal": (partial(minimal, lr), None), "granian minimal": (partial(granian, lr), None),
               "ours (auth+metrics)": (partial(ours, lr, work), KEY)}
