@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..serving import records as record_format
+from ..serving.errors import BadInput
 from ..workspace import Workspace
 
 _SINCE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -71,14 +72,9 @@ def _input_rows(route: str | None, request: Any) -> list[Any] | None:
     """The request's input rows, whatever protocol it came by."""
     if not isinstance(request, dict):
         return None
-    if route == "v2_infer" and isinstance(request.get("inputs"), list) and request["inputs"]:
-        t = request["inputs"][0]
-        import numpy as np
-
-        try:
-            return np.asarray(t.get("data")).reshape(t["shape"]).tolist()
-        except (ValueError, TypeError, KeyError):
-            return None
+    if route == "v2_infer":
+        first = next(iter(_v2_tensors(request, "inputs").values()), None)  # shape [n] is n rows of one value
+        return first.reshape(len(first), -1).tolist() if first is not None and first.ndim else None
     for key in ("data", "instances", "inputs", "dataframe_records"):
         if key in request:
             rows = request[key]
@@ -93,12 +89,20 @@ def _input_rows(route: str | None, request: Any) -> list[Any] | None:
     return rows
 
 
-def _output_columns(route: str | None, response: Any, n: int) -> dict[str, list[Any]]:
-    if isinstance(response, dict) and route == "v2_infer" and isinstance(response.get("outputs"), list):
-        import numpy as np
+def _v2_tensors(message: Any, key: str) -> dict[str, Any]:
+    """A v2 record's tensors by name; none where the message is not one (a 4xx's error body)."""
+    from ..serving.tensors import v2_recorded  # numpy, when there are v2 records only
 
-        return {t["name"]: np.asarray(t["data"]).reshape(t["shape"]).tolist() for t in response["outputs"]
-                if "data" in t and t.get("shape") and t["shape"][0] == n}
+    try:
+        return v2_recorded(message, key) if isinstance(message, dict) else {}
+    except (BadInput, KeyError, TypeError, ValueError):  # ValueError: base64's binascii.Error
+        return {}
+
+
+def _output_columns(route: str | None, response: Any, n: int) -> dict[str, list[Any]]:
+    if route == "v2_infer":
+        return {name: arr.tolist() for name, arr in _v2_tensors(response, "outputs").items()
+                if arr.ndim and len(arr) == n}
     if isinstance(response, dict) and "predictions" in response and route == "invocations":
         response = response["predictions"]
     if isinstance(response, dict):

@@ -10,9 +10,11 @@ is read). Tensors in v2's binary extension are taken as their bytes say.
 
 from __future__ import annotations
 
+import base64
 import functools
 import math
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,9 @@ V2_TO_NUMPY = {
     "FP32": "float32", "FP64": "float64", "BYTES": "object",
 }
 NUMPY_TO_V2 = {v: k for k, v in V2_TO_NUMPY.items()} | {"string": "BYTES", "str": "BYTES"}
+# A collected v2 message that used the binary extension: its JSON header as it came, and under this
+# key the binary part, base64: exact, and a byte copy instead of formatting each value as text.
+RECORDED_BINARY = "binary_data_base64"
 
 # Which input kinds may be cast, losslessly enough, to which target kinds.
 _ACCEPTS = {"f": "fiub", "i": "iub", "u": "iub", "b": "b", "O": "UOS", "U": "UOS", "S": "UOS"}
@@ -219,31 +224,44 @@ def v2_decode(body: dict[str, Any], binary: bytes, inputs: list[dict[str, Any]])
         raise BadInput("The request needs a non-empty 'inputs' list.")
     specs = {i["name"]: i for i in inputs}
     out: dict[str, np.ndarray] = {}
-    offset = 0
-    for t in body["inputs"]:
-        name, datatype, shape, params = _v2_header(t)
+    for name, arr, in_binary in _v2_tensors(body["inputs"], binary):
         if name not in specs:
             raise BadInput(f"Unknown input {name!r}; the model's inputs are {', '.join(specs)}.")
         if name in out:
             raise BadInput(f"Input {name!r} is given twice.")
-        dtype = _v2_numpy(datatype)
+        out[name] = to_tensor(arr, specs[name], finite=not in_binary)
+    missing = [n for n in specs if n not in out]
+    if missing:
+        raise BadInput(f"Missing input(s): {', '.join(missing)}.")
+    return out
+
+
+def v2_recorded(message: dict[str, Any], key: str) -> dict[str, np.ndarray]:
+    """A collected v2 request's tensors (``key="inputs"``) or response's (``"outputs"``) by name, in
+    their shapes: JSON ``data`` as recorded, binary ones from the record's base64 binary part."""
+    binary = base64.b64decode(message.get(RECORDED_BINARY, ""), validate=True)
+    return {name: arr for name, arr, _ in _v2_tensors(message[key], binary)}
+
+
+def _v2_tensors(tensors: list[Any], binary: bytes) -> Iterator[tuple[str, np.ndarray, bool]]:
+    """Each tensor's name, values in its shape, and whether they came in binary; the binary part
+    must be used up exactly."""
+    offset = 0
+    for t in tensors:
+        name, datatype, shape, params = _v2_header(t)
         size = params.get("binary_data_size")
         if size is not None:
             arr = _binary_tensor(binary, offset, size, datatype, name)
             offset += size
         elif "data" in t:
-            arr = to_array(t["data"], dtype, name, f"its datatype is {datatype}")
+            arr = to_array(t["data"], _v2_numpy(datatype), name, f"its datatype is {datatype}")
         else:
             raise BadInput(f"Input {name!r} has neither 'data' nor a binary_data_size parameter.")
         if arr.size != math.prod(shape):
             raise BadInput(f"Input {name!r}: {arr.size} values do not fill shape {shape}.")
-        out[name] = to_tensor(arr.reshape(shape), specs[name], finite=size is None)
+        yield name, arr.reshape(shape), size is not None
     if offset != len(binary):
         raise BadInput(f"{len(binary) - offset} bytes of binary data follow the tensors that the header describes.")
-    missing = [n for n in specs if n not in out]
-    if missing:
-        raise BadInput(f"Missing input(s): {', '.join(missing)}.")
-    return out
 
 
 def _binary_tensor(binary: bytes, offset: int, size: Any, datatype: str, name: str) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from base64 import b64encode
 from typing import Any
 
 from .._version import __version__ as VERSION
@@ -10,7 +11,7 @@ from .errors import BadInput
 from .request import Request, Response, parse_length
 from .runtime import Runtime
 from .scorers import ModelScorer
-from .tensors import NUMPY_TO_V2, json_object, v2_decode, v2_encode
+from .tensors import NUMPY_TO_V2, RECORDED_BINARY, json_object, v2_decode, v2_encode
 
 HEADER_LENGTH = "inference-header-content-length"
 
@@ -70,8 +71,8 @@ async def infer(rt: Runtime, req: Request) -> Response:
         raise BadInput("The request body must be a JSON object with an 'inputs' list.")
     wanted, binary_names = _requested_outputs(body, [o["name"] for o in scorer.outputs])
     inputs = v2_decode(body, binary, scorer.inputs)
-    if binary and rt.collector is not None:  # collection stores the tensors as JSON data
-        req.record_body = encoding.dumps({**body, "inputs": _as_json_tensors(body["inputs"], inputs)})
+    if binary and rt.collector is not None:  # collection stores the request as it came (see RECORDED_BINARY)
+        req.record_body = _recorded(encoding.dumps(body), binary)
     outputs = await rt.predict(scorer, inputs, req.alone)
     chosen = {k: outputs[k] for k in wanted}
     tensors, chunks = v2_encode(chosen, binary_names)
@@ -83,18 +84,17 @@ async def infer(rt: Runtime, req: Request) -> Response:
     head = encoding.dumps(reply)
     response = Response(200, head + chunks, "application/octet-stream", {HEADER_LENGTH: str(len(head))})
     if rt.collector is not None:
-        response.record_body = encoding.dumps({**reply, "outputs": v2_encode(chosen, set())[0]})
+        response.record_body = _recorded(head, chunks)
     return response
 
 
-def _as_json_tensors(specs: list[dict[str, Any]], tensors: dict[str, Any]) -> list[dict[str, Any]]:
-    """Request tensors as they would have come without the binary extension."""
-    out = []
-    for spec in specs:
-        entry = {k: v for k, v in spec.items() if k != "parameters"}
-        entry["data"] = tensors[spec["name"]].ravel().tolist()
-        out.append(entry)
-    return out
+_RECORDED = b'%s,"' + RECORDED_BINARY.encode() + b'":"%s"}'
+
+
+def _recorded(header: bytes, binary: bytes) -> bytes:
+    """A JSON object's one-line ``header`` (not empty) with the binary part added: spliced, as the
+    base64 of a 32-row tensor is 3 KiB that a dumps would copy and scan twice more."""
+    return _RECORDED % (header[:-1], b64encode(binary))
 
 
 def _requested_outputs(body: dict[str, Any], names: list[str]) -> tuple[list[str], set[str]]:

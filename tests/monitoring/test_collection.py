@@ -248,18 +248,52 @@ def test_bodies_of_every_shape_are_collected_as_sent(start, workspace: Workspace
     assert from_csv["request"] == csv and from_csv["route"] == "invocations" and from_csv["response"] == answers[2].json()
 
 
-def test_binary_tensors_are_collected_as_json_data(start, workspace: Workspace) -> None:  # type: ignore[no-untyped-def]
+def test_binary_tensors_are_collected_as_sent_and_read_back_as_rows(start, workspace: Workspace) -> None:  # type: ignore[no-untyped-def]
+    """A binary request is recorded as it came (its binary part in base64: a copy, not 640 numbers
+    formatted as text); reading it back gives the rows exactly, beside a JSON v2 request's."""
+    import base64
+
     import tritonclient.http as triton
 
+    from jupyter_mlops.monitoring.data import read_records
+
     server = start()
-    rows = training_data(20, rows=3, seed=8)[0].astype(np.float32)
+    rows = training_data(20, rows=4, seed=8)[0].astype(np.float32)
     client = triton.InferenceServerClient(url=f"127.0.0.1:{server.port}")
-    tensor = triton.InferInput("input", list(rows.shape), "FP32")
-    tensor.set_data_from_numpy(rows, binary_data=True)
-    outputs = [triton.InferRequestedOutput(n, binary_data=True) for n in ("label", "probabilities")]
-    result = client.infer("lr", [tensor], outputs=outputs, request_id="bin-1")
+    results = []
+    for part, binary in ((rows[:3], True), (rows[3:], False)):
+        tensor = triton.InferInput("input", list(part.shape), "FP32")
+        tensor.set_data_from_numpy(part, binary_data=binary)
+        outputs = [triton.InferRequestedOutput(n, binary_data=binary) for n in ("label", "probabilities")]
+        results.append(client.infer("lr", [tensor], outputs=outputs, request_id=f"binary-{binary}"))
     client.close()
-    frame = _wait_for(3)
-    assert len(frame) == 3 and set(frame["route"]) == {"v2_infer"}
+    frame = _wait_for(2)
+    assert len(frame) == 4 and set(frame["route"]) == {"v2_infer"}
     np.testing.assert_array_equal(frame[[f"x{i}" for i in range(20)]].to_numpy(dtype=np.float32), rows)  # exact: float32 as sent
-    assert frame["label"].tolist() == result.as_numpy("label").tolist()
+    for name in ("label", "probabilities"):
+        sent = [v for r in results for v in r.as_numpy(name).tolist()]
+        assert frame[name].tolist() == sent
+    binary = next(r for r in read_records(workspace, "fraud") if r["request"].get("binary_data_base64"))
+    assert base64.b64decode(binary["request"]["binary_data_base64"]) == rows[:3].tobytes()
+    assert binary["request"]["inputs"][0]["parameters"] == {"binary_data_size": rows[:3].nbytes}
+    answer = base64.b64decode(binary["response"]["binary_data_base64"])
+    assert answer == results[0].as_numpy("label").tobytes() + results[0].as_numpy("probabilities").tobytes()
+
+
+def test_v2_records_read_back_as_rows_and_what_does_not_decode_is_kept_whole() -> None:
+    import base64
+
+    from jupyter_mlops.monitoring.data import to_frame
+
+    x = np.array([[0.5, -1.25], [3.0, 7.5]], dtype=np.float32)
+    head = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 2], "parameters": {"binary_data_size": 16}}]}
+    good = base64.b64encode(x.tobytes()).decode()
+    response = {"outputs": [{"name": "label", "datatype": "INT64", "shape": [2], "data": [1, 0]}]}
+    records = [{"time": 1.0 + i, "route": "v2_infer", "status": 200, "request_id": str(i),
+                "request": {**head, "binary_data_base64": b64}, "response": response}
+               for i, b64 in enumerate([good, good[:-4], "not base64!"])]
+    frame = to_frame(records)
+    rows = frame[frame["request_id"] == "0"]
+    assert rows[["x0", "x1"]].to_numpy(dtype=np.float32).tolist() == x.tolist() and rows["label"].tolist() == [1, 0]
+    kept = frame[frame["request_id"] != "0"]
+    assert kept["request"].tolist() == [r["request"] for r in records[1:]]  # a short or broken binary part: whole
