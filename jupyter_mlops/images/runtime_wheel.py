@@ -17,8 +17,8 @@ from pathlib import Path
 from .._version import __version__
 
 DIST = "jupyter_mlops_runtime"
-RUNTIME_REQUIREMENTS = ["numpy", "orjson", "pysimdjson", "uvicorn", "uvloop", "httptools", "prometheus-client",
-                        "azure-storage-blob"]
+RUNTIME_REQUIREMENTS = ["numpy", "orjson", "pysimdjson", "pybase64", "uvicorn", "uvloop", "httptools",
+                        "prometheus-client", "azure-storage-blob"]
 ROOT = Path(__file__).resolve().parents[2]  # the folder that holds jupyter_mlops/
 RUNTIME_PACKAGES = ("jupyter_mlops.serving", "jupyter_mlops.artifacts")
 RUNTIME_MODULES = ("jupyter_mlops", "jupyter_mlops._version", "jupyter_mlops.errors")

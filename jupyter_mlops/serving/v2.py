@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from base64 import b64encode
 from typing import Any
+
+from pybase64 import b64encode
 
 from .._version import __version__ as VERSION
 from . import encoding
@@ -93,7 +94,8 @@ _RECORDED = b'%s,"' + RECORDED_BINARY.encode() + b'":"%s"}'
 
 def _recorded(header: bytes, binary: bytes) -> bytes:
     """A JSON object's one-line ``header`` (not empty) with the binary part added: spliced, as the
-    base64 of a 32-row tensor is 3 KiB that a dumps would copy and scan twice more."""
+    base64 of a 32-row tensor is 3 KiB that a dumps would copy and scan twice more. pybase64's SIMD
+    encoder: the standard library's costs ~17 instructions a byte, 45 k for 32 rows of 20 FP32."""
     return _RECORDED % (header[:-1], b64encode(binary))
 
 
