@@ -226,23 +226,28 @@ def test_bodies_of_every_shape_are_collected_as_sent(start, workspace: Workspace
     server = start()
     row = [0.5] * 20
     csv = ",".join(f"x{i}" for i in range(20)) + "\n" + ",".join(map(str, row)) + "\n"
-    sent = [  # pretty-printed JSON (line breaks inside), a client's own request id, broken JSON, CSV
-        ("/score", json.dumps({"data": [row]}, indent=2), "application/json", 'client "id"\\1'),
-        ("/score", '{"data": [[1,', "application/json", None),
-        ("/invocations", csv, "text/csv", None),
+    sent = [  # pretty-printed JSON (line breaks inside), a client's own request id, broken JSON with a
+        # client's correlation id (and a 400 between two 200s), CSV
+        ("/score", json.dumps({"data": [row]}, indent=2), "application/json", {"x-request-id": 'client "id"\\1'}),
+        ("/score", '{"data": [[1,', "application/json", {"x-ms-client-request-id": 'corr "7"\\'}),
+        ("/invocations", csv, "text/csv", {}),
+        ("/score", json.dumps({"data": [row]}), "application/json", {}),
     ]
     answers = []
-    for path, body, ctype, rid in sent:
-        headers = {"content-type": ctype, **({"x-request-id": rid} if rid else {})}
+    for path, body, ctype, extra in sent:
+        headers = {"content-type": ctype, **extra}
         answers.append(httpx.post(f"{server.url}{path}", content=body, headers=headers))
-    assert [r.status_code for r in answers] == [200, 400, 200]
+    assert [r.status_code for r in answers] == [200, 400, 200, 200]
     deadline = time.monotonic() + 20
-    while len(records := read_records(workspace, "fraud")) < 3 and time.monotonic() < deadline:
+    while len(records := read_records(workspace, "fraud")) < 4 and time.monotonic() < deadline:
         time.sleep(0.2)
     by_id = {rec["request_id"]: rec for rec in records}
     assert set(by_id) == {r.headers["x-request-id"] for r in answers}
-    pretty, broken, from_csv = (by_id[r.headers["x-request-id"]] for r in answers)
-    assert pretty["request_id"] == 'client "id"\\1'
+    pretty, broken, from_csv, plain = (by_id[r.headers["x-request-id"]] for r in answers)
+    assert pretty["request_id"] == 'client "id"\\1' and pretty["correlation_id"] is None
+    assert broken["correlation_id"] == 'corr "7"\\' and from_csv["correlation_id"] is None
+    assert [(r["route"], r["status"]) for r in (pretty, broken, from_csv, plain)] == [
+        ("score", 200), ("score", 400), ("invocations", 200), ("score", 200)]
     assert pretty["request"] == {"data": [row]} and pretty["response"] == answers[0].json()
     assert broken["request"] == '{"data": [[1,' and broken["status"] == 400 and "Malformed JSON" in broken["response"]["message"]
     assert from_csv["request"] == csv and from_csv["route"] == "invocations" and from_csv["response"] == answers[2].json()
