@@ -149,19 +149,20 @@ class DataCollector:
             answer = response.record_body or json_value(answer, False)
         headers = req.headers
         correlation = headers.get("x-ms-client-request-id")
-        return _join((_P0, _dumps(ts), entry, _STATUS[response.status], _P3,
-                      _dumps(latency_s * 1000.0), _P4,
+        return _join((_TIME, _dumps(ts), entry, _STATUS[response.status], _LATENCY, _dumps(latency_s * 1000.0),
+                      _REQUEST_ID,
                       req.request_id.encode() if "x-request-id" not in headers else _dumps(req.request_id)[1:-1],
-                      _P5, b"null" if correlation is None else _dumps(correlation), _P6, body, _P7, answer, _P8))
+                      _CORRELATION, b"null" if correlation is None else _dumps(correlation),
+                      _REQUEST, body, _RESPONSE, answer, _END))
 
     def _entry(self, model: tuple[Any, Any] | None, route: str) -> bytes:
-        """When (model, route) changes or a segment opens: the record's constant middle (up to its
-        status's value), and the segment notes the (model, version) it holds. Records start with
-        time, deployment, model, model_version, so grouping a segment of several models reads a prefix."""
+        """When (model, route) changes or a segment opens: the record's constant middle, and the
+        segment notes the (model, version) it holds. Records start with time, deployment, model,
+        model_version, so grouping a segment of several models reads a prefix."""
         key = model or self.default_model
         prefix = self._prefixes.get((key, route))
         if prefix is None:
-            prefix = self._prefixes[(key, route)] = request_head(self.deployment, key[0], key[1], route) + _P2
+            prefix = self._prefixes[(key, route)] = request_head(self.deployment, key[0], key[1], route)
         self._note(key)
         self._last = (model, route, prefix)
         return prefix
@@ -379,7 +380,7 @@ _HEAD = re.compile(rb'^\{"time":([0-9.e+-]+),"deployment":(' + _STR + rb'),"mode
                    + rb'|null),"model_version":(' + _STR + rb'|-?\d+|null),')
 
 
-_P0, _, _P2, _P3, _P4, _P5, _P6, _P7, _P8 = REQUEST_PARTS
+_TIME, _LATENCY, _REQUEST_ID, _CORRELATION, _REQUEST, _RESPONSE, _END = REQUEST_PARTS
 _STATUS = [b"%d" % s for s in range(600)]  # an HTTP status's digits, by status
 _join = b"".join
 

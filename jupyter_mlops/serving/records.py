@@ -24,19 +24,20 @@ ROOT = "collected"
 REQUEST = "request"  # the collector name of the server's own request records
 _OBJECT = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+\.jsonl$")
 
-# The fixed parts of a request record, between its values: time, the middle (deployment .. route,
-# from request_head()), status, latency_ms, request_id, correlation_id, request, response. The
-# collector joins them with the values (one allocation of the line's length, where a bytes format
-# parsed its template and grew its buffer on every record).
-REQUEST_PARTS = (b'{"time":', b"", b',"status":', b',"latency_ms":', b',"request_id":"', b'","correlation_id":',
-                 b',"request":', b',"response":', b"}\n")
+# The fixed parts of a request record, each before the value it names: time, then the middle
+# (deployment .. route, and status's key: request_head()), status, latency_ms, request_id,
+# correlation_id, request, response, and the end. The collector joins them with the values (one
+# allocation of the line's length, where a bytes format parsed its template and grew its buffer).
+REQUEST_PARTS = (b'{"time":', b',"latency_ms":', b',"request_id":"', b'","correlation_id":', b',"request":',
+                 b',"response":', b"}\n")
 
 
 def request_head(deployment: str, model: Any, version: Any, route: str) -> bytes:
-    """The constant middle of a request record for one (deployment, model, version, route)."""
+    """The constant middle of a request record for one (deployment, model, version, route), up to
+    the status's value."""
     head = orjson.dumps({"deployment": deployment, "model": model, "model_version": version,
                          "collector": REQUEST, "route": route})
-    return b"," + head[1:-1]
+    return b"," + head[1:-1] + b',"status":'
 
 
 def custom_record(ts: float, deployment: str, model: Any, version: Any, collector: str, request_id: Any,
