@@ -1,5 +1,5 @@
 """Instructions per request (run by hand; needs Debian's valgrind): `.venv/bin/python bench/instructions.py
-[--requests 1000] [--baseline-src DIR] [--payloads "1 row"]`.
+[--requests 1000] [--baseline-src DIR] [--payloads "1 row"] [--model lr]`.
 
 On a shared 2-vCPU VM two starts of one server read up to 1.2x apart in requests/s, so a cost of a
 few per cent (collection's, or a change to the request path) cannot be told from noise by timing.
@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.serve import KEY, ours_config, request_payloads  # noqa: E402
-from tests.modelfactory import onnx_logreg  # noqa: E402
+from tests.modelfactory import onnx_logreg, onnx_mlp  # noqa: E402
 from tests.services import free_port  # noqa: E402
 
 EVENTS = ("Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
@@ -52,6 +52,12 @@ WARM_UP = 100  # requests before counting: first-time work (caches filled, code 
 WORKER = ("import sys; from jupyter_mlops.serving.config import ServerConfig; "
           "from jupyter_mlops.serving.server import bind_socket, run_worker; "
           "c = ServerConfig.load(sys.argv[1]); run_worker(c, bind_socket(c.host, c.port))")
+
+
+MODELS: dict[str, tuple[str, Callable[[Path], Path]]] = {
+    "lr": ("logistic regression", onnx_logreg),
+    "mlp": ("MLP 20-2048-2048-2", lambda path: onnx_mlp(path, hidden=2048)),  # bench/serve.py's
+}
 
 
 def totals(path: Path) -> dict[str, int]:
@@ -157,6 +163,8 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=8.0, help="seconds of each idle phase")
     parser.add_argument("--baseline-src", help="another checkout (say, `git archive main | tar -x -C DIR`) to count too")
     parser.add_argument("--payloads", default="1 row", help="which requests (comma-separated): 1 row, 32 rows, v2 binary 32 rows")
+    parser.add_argument("--model", choices=sorted(MODELS), default="lr",
+                        help="lr: the logistic regression (~5 us a row); mlp: bench/serve.py's 20-2048-2048-2 MLP")
     args = parser.parse_args()
     if args.requests < 1 or args.idle <= 0:
         sys.exit(f"bench/instructions.py: --requests and --idle must be positive (got {args.requests} and {args.idle})")
@@ -168,18 +176,19 @@ def main() -> None:
     if shutil.which("callgrind_control") is None:
         sys.exit("bench/instructions.py: needs valgrind (Debian's valgrind package; tools/setup.sh installs it)")
     work = Path(tempfile.mkdtemp(prefix="mlops-bench-instructions-"))
-    lr = onnx_logreg(work / "lr.onnx")
+    title, make = MODELS[args.model]
+    model = make(work / f"{args.model}.onnx")
     collect = {"collect": True, "collect_store": str(work / "store"), "collect_spool_dir": str(work / "spool"),
                "collect_flush_s": 3600.0, "deployment": "bench"}
     trees = {"": None, **({"baseline, ": args.baseline_src} if args.baseline_src else {})}
-    print(f"one worker, logistic regression, auth and metrics on; {args.requests} requests on one connection, "
+    print(f"one worker, {title}, auth and metrics on; {args.requests} requests on one connection, "
           f"after {WARM_UP}, between two idle phases of {args.idle:g} s; callgrind's counts of the worker")
     for label in chosen:
         rows = {}
         for tree, src in trees.items():
             for setting, extra in (("collect off", {}), ("collect on", collect)):
                 print(f"  {label}, {tree}{setting}: under callgrind", file=sys.stderr, flush=True)
-                rows[f"ours, {tree}{setting}"] = counted_server(lr, work, payloads[label], src, extra,
+                rows[f"ours, {tree}{setting}"] = counted_server(model, work, payloads[label], src, extra,
                                                                 args.requests, args.idle)
         table(f"{label}: per request, ratios against the first row", rows)
     shutil.rmtree(work, ignore_errors=True)

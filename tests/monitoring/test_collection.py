@@ -285,6 +285,25 @@ def test_binary_tensors_are_collected_as_sent_and_read_back_as_rows(start, works
     assert answer == results[0].as_numpy("label").tobytes() + results[0].as_numpy("probabilities").tobytes()
 
 
+def test_a_binary_requests_json_header_is_recorded_byte_for_byte(start, workspace: Workspace) -> None:  # type: ignore[no-untyped-def]
+    """Not parsed and written again: its spacing, key order and numbers stay as the client wrote
+    them, its line breaks made spaces (one record a line)."""
+    rows = training_data(20, rows=2, seed=9)[0].astype(np.float32)
+    header = ('{ "id" : "pretty",\n  "inputs": [{"name": "input", "shape": [2, 20], "datatype": "FP32",\n'
+              f'    "parameters": {{"binary_data_size": {rows.nbytes}, "note": 1.50e0}}}}] }}\n  ').encode()
+    server = start()
+    answer = httpx.post(f"{server.url}/v2/models/lr/infer", content=header + rows.tobytes(),
+                        headers={"content-type": "application/octet-stream",
+                                 "inference-header-content-length": str(len(header))})
+    assert answer.status_code == 200, answer.text
+    _wait_for(1)
+    stored = b"".join(workspace.artifacts.get_bytes(name) for name in workspace.artifacts.list("collected/fraud/"))
+    line, = [line for line in stored.split(b"\n") if b'"pretty"' in line]
+    expected = header.rstrip().replace(b"\n", b" ")[:-1] + b',"binary_data_base64":"'
+    assert expected in line  # before: '{"id":"pretty","inputs":[...'
+    assert json.loads(line)["request"]["inputs"][0]["parameters"]["note"] == 1.5
+
+
 def test_v2_records_read_back_as_rows_and_what_does_not_decode_is_kept_whole() -> None:
     import base64
 
