@@ -38,7 +38,7 @@ import orjson
 
 from ..artifacts.stores import open_artifact_store
 from .outbox import OUTBOX
-from .records import REQUEST_PARTS, custom_record, object_name, object_prefix, request_head
+from .records import REQUEST_PARTS, custom_record, object_name, object_prefix, one_line, request_head
 from .spool import SEGMENT_BYTES, Segment, Spool, dead_spools, read_records
 
 log = logging.getLogger("jupyter_mlops.serving.collector")
@@ -394,7 +394,7 @@ def json_value(body: bytes, valid: bool) -> bytes:
             orjson.loads(body)
         except orjson.JSONDecodeError:
             return orjson.dumps(body.decode("utf-8", "replace"))
-    return body.replace(b"\n", b" ") if b"\n" in body else body
+    return one_line(body)
 
 
 def _plain(data: Any) -> Any:

@@ -9,6 +9,7 @@ from pybase64 import b64encode
 from .._version import __version__ as VERSION
 from . import encoding
 from .errors import BadInput
+from .records import one_line
 from .request import Request, Response, parse_length
 from .runtime import Runtime
 from .scorers import ModelScorer
@@ -99,9 +100,7 @@ def _recorded(header: bytes, binary: bytes) -> bytes:
     space) with the binary part added: spliced, as the base64 of a 32-row tensor is 3 KiB that a
     dumps would copy and scan twice more. pybase64's SIMD encoder: the standard library's costs ~17
     instructions a byte, 45 k for 32 rows of 20 FP32."""
-    header = header.rstrip()  # it parsed as an object with a tensor: ends with "}" after any whitespace
-    if 10 in header:  # a line break; an int is a memchr
-        header = header.replace(b"\n", b" ")
+    header = one_line(header.rstrip())  # it parsed as an object with a tensor: ends with "}" after any whitespace
     return _join((header[:-1], _RECORDED_KEY, b64encode(binary), b'"}'))
 
 
