@@ -1,10 +1,12 @@
 """bench/serve.py: bad input or a missing tool named in one line before any server starts; how runs of
 several starts of a server are pooled; how a server's CPU time is split between its threads.
-bench/instructions.py: that counting in phases gives one request's cost; bad input in one line."""
+bench/instructions.py: that counting in phases gives one request's cost; bad input in one line.
+bench/bytecodes.py: that its tally counts each function on its own; a served request listed; bad input."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 import time
@@ -131,3 +133,54 @@ def test_bad_counting_options_are_refused_in_one_line(option: str, message: str)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [f"bench/instructions.py: {message}"]
     assert done.stdout == ""  # refused before any model is built or server started
+
+
+def test_the_bytecode_tally_counts_each_function_on_its_own_and_nothing_while_off() -> None:
+    # bench/bytecodes.py's tracer, in a process of its own (pytest may trace this one): a function that
+    # calls another in a loop of k turns counts its own bytecodes only, growing with k by the same step,
+    # and the callee's count is k times one call's
+    code = ("import json, runpy\n"
+            "b = runpy.run_path('bench/bytecodes.py', run_name='bytecodes')\n"
+            "def inner(x):\n    return x * 2 + 1\n"
+            "def outer(k):\n    total = 0\n    for i in range(k):\n        total += inner(i)\n    return total\n"
+            "out = {}\n"
+            "for k in (0, 10, 20):\n"
+            "    tally = b['Tally'](); tally.install(); outer(3)\n"  # off: nothing counted
+            "    assert not tally.counts\n"
+            "    tally.on = True; outer(k); tally.on = False\n"
+            "    out[k] = {name.split(' ')[-1]: n for name, n in tally.by_function()}\n"
+            "print(json.dumps(out))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    counts = {int(k): v for k, v in json.loads(done.stdout).items()}
+    assert "inner" not in counts[0] and counts[0]["outer"] > 0
+    step = counts[10]["outer"] - counts[0]["outer"]
+    assert step > 0 and counts[20]["outer"] - counts[10]["outer"] == step  # each turn of the loop alike
+    one_call = counts[10]["inner"] / 10
+    assert one_call == int(one_call) and counts[20]["inner"] == 20 * one_call
+
+
+def test_bytecodes_of_a_served_request_are_listed_by_module_and_function() -> None:
+    # one traced worker, 40 requests from 2 clients: the HTTP layer and the app's handler are on the list
+    done = subprocess.run([sys.executable, "bench/bytecodes.py", "--requests", "40", "--conns", "2", "--top", "5"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "logistic regression, 1 row, 2 connection(s), 40 requests"
+    per_request = float(lines[1].split(" bytecodes a request")[0].replace(",", ""))
+    assert 300 < per_request < 20_000  # a request's Python (about 1,700 here), not the start-up's millions
+    functions = lines[lines.index(next(x for x in lines if x.endswith("function (top 5)"))) + 1:]
+    assert len(functions) == 5
+    assert any(x.endswith("jupyter_mlops/serving/protocol.py") for x in lines)
+    assert any("jupyter_mlops/serving/app.py" in x and x.endswith(" handle") for x in functions)
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ("--conns=0", "--conns and --top must be positive and --requests at least --conns (got 0, 30 and 1000)"),
+    ("--payload=2 rows", "no payload '2 rows'; choose from 1 row, 32 rows, v2 binary 32 rows")])
+def test_bad_bytecode_options_are_refused_in_one_line(option: str, message: str) -> None:
+    done = subprocess.run([sys.executable, "bench/bytecodes.py", option], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"bench/bytecodes.py: {message}"]
+    assert done.stdout == ""
