@@ -123,15 +123,17 @@ def test_counting_phases_gives_one_requests_cost_whatever_the_number_counted(tmp
     assert few["Ir"] + few["Dr"] + few["Dw"] <= few["cycles"] <= 35 * (few["Ir"] + few["Dr"] + few["Dw"])
 
 
-@pytest.mark.parametrize(("option", "message"), [
-    ("--requests=0", "--requests and --idle must be positive (got 0 and 8.0)"),
-    ("--idle=-1", "--requests and --idle must be positive (got 1000 and -1.0)"),
-    ("--payloads=2 rows", "no payload '2 rows'; choose from 1 row, 32 rows, v2 binary 32 rows")])
-def test_bad_counting_options_are_refused_in_one_line(option: str, message: str) -> None:
-    done = subprocess.run([sys.executable, "bench/instructions.py", option], cwd=ROOT,
+@pytest.mark.parametrize(("script", "option", "message"), [
+    ("instructions", "--requests=0", "--requests and --idle must be positive (got 0 and 8.0)"),
+    ("instructions", "--idle=-1", "--requests and --idle must be positive (got 1000 and -1.0)"),
+    ("instructions", "--payloads=2 rows", "no payload '2 rows'; choose from 1 row, 32 rows, v2 binary 32 rows"),
+    ("bytecodes", "--conns=0", "--conns and --top must be positive and --requests at least --conns (got 0, 30 and 1000)"),
+    ("bytecodes", "--payload=2 rows", "no payload '2 rows'; choose from 1 row, 32 rows, v2 binary 32 rows")])
+def test_bad_counting_options_are_refused_in_one_line(script: str, option: str, message: str) -> None:
+    done = subprocess.run([sys.executable, f"bench/{script}.py", option], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [f"bench/instructions.py: {message}"]
+    assert done.stderr.strip().splitlines() == [f"bench/{script}.py: {message}"]
     assert done.stdout == ""  # refused before any model is built or server started
 
 
@@ -173,14 +175,3 @@ def test_bytecodes_of_a_served_request_are_listed_by_module_and_function() -> No
     assert len(functions) == 5
     assert any(x.endswith("jupyter_mlops/serving/protocol.py") for x in lines)
     assert any("jupyter_mlops/serving/app.py" in x and x.endswith(" handle") for x in functions)
-
-
-@pytest.mark.parametrize(("option", "message"), [
-    ("--conns=0", "--conns and --top must be positive and --requests at least --conns (got 0, 30 and 1000)"),
-    ("--payload=2 rows", "no payload '2 rows'; choose from 1 row, 32 rows, v2 binary 32 rows")])
-def test_bad_bytecode_options_are_refused_in_one_line(option: str, message: str) -> None:
-    done = subprocess.run([sys.executable, "bench/bytecodes.py", option], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [f"bench/bytecodes.py: {message}"]
-    assert done.stdout == ""
