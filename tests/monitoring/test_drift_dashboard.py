@@ -61,7 +61,16 @@ def test_dashboard_of_a_deployment_with_collected_data(workspace: Workspace, tmp
     traces = {t.name: t for t in board.figure.data}
     assert sum(traces["status 200"].y) == 40 and sum(traces["status 400"].y) == 10
     assert {"p50", "p95", "p99", "error rate", "PSI", "probabilities[-1]"} <= set(traces)
-    assert max(traces["error rate"].y) == pytest.approx(20.0)
+    # each bin's error rate is its 400s over its requests: 20 % overall, whichever bins the 50 fell in
+    # (a bin boundary can fall between the 40 answered and the 10 refused: then one bin reads 100 %)
+    per_bin: dict[str, dict[str, float]] = {}
+    for status in ("200", "400"):
+        for x, y in zip(traces[f"status {status}"].x, traces[f"status {status}"].y):
+            per_bin.setdefault(str(x), {"200": 0.0, "400": 0.0})[status] += y
+    rates = {str(x): y for x, y in zip(traces["error rate"].x, traces["error rate"].y)}
+    assert rates == pytest.approx({x: 100 * c["400"] / (c["200"] + c["400"]) for x, c in per_bin.items()})
+    weighted = sum(rates[x] * (c["200"] + c["400"]) for x, c in per_bin.items()) / 50
+    assert weighted == pytest.approx(20.0)
     assert len(traces["probabilities[-1]"].x) == 40
     psi = dict(zip(traces["PSI"].x, traces["PSI"].y))
     assert board.drifted_features == ["f5"] and psi["f5"] > 0.2
