@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.instructions import MODELS  # noqa: E402
+from bench.instructions import MODELS, status, wait_ready  # noqa: E402
 from bench.serve import KEY, ours_config, request_payloads  # noqa: E402
 from tests.services import free_port  # noqa: E402
 
@@ -83,7 +83,9 @@ def worker_main(config: str, out: str) -> None:
 
     def stop(*_: Any) -> None:
         tally.on = False
-        Path(out).write_text(json.dumps(tally.by_function()))
+        tmp = Path(f"{out}.tmp")
+        tmp.write_text(json.dumps(tally.by_function()))
+        tmp.replace(out)  # whole when it appears
 
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
@@ -101,11 +103,8 @@ def send(port: int, payload: tuple[str, str | bytes, dict[str, str] | None], con
     def client(n: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=START_S)
         for _ in range(n):
-            conn.request("POST", path, body, headers)
-            answer = conn.getresponse()
-            answer.read()
-            if answer.status != 200:
-                failed.append(f"{path} answered {answer.status}")
+            if (answered := status(conn, "POST", path, body, headers)) != 200:
+                failed.append(f"{path} answered {answered}")
                 return
 
     threads = [threading.Thread(target=client, args=(requests // conns + (i < requests % conns),)) for i in range(conns)]
@@ -126,7 +125,7 @@ def count(model: Path, work: Path, payload: tuple[str, str | bytes, dict[str, st
     proc = subprocess.Popen([sys.executable, __file__, "--worker", str(config), str(out)], cwd=ROOT,
                             env={**os.environ, "MLOPS_AUTH_KEYS": KEY})
     try:
-        _wait_ready(port, proc)
+        wait_ready(port, proc, "bench/bytecodes.py")
         send(port, payload, conns, WARM_UP)
         proc.send_signal(signal.SIGUSR1)
         time.sleep(0.2)  # (the handler runs between two bytecodes of the loop's thread)
@@ -137,26 +136,10 @@ def count(model: Path, work: Path, payload: tuple[str, str | bytes, dict[str, st
             if time.monotonic() > deadline:
                 sys.exit("bench/bytecodes.py: the worker wrote no counts")
             time.sleep(0.1)
-        time.sleep(0.2)  # (written in one call; let it finish)
         return [(name, n) for name, n in json.loads(out.read_text())]
     finally:
         proc.terminate()
         proc.wait(START_S)
-
-
-def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_S
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/ready")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"bench/bytecodes.py: the server on {port} did not get ready")
-        time.sleep(0.3)
 
 
 def table(counted: list[tuple[str, int]], requests: int, top: int) -> str:

@@ -114,19 +114,15 @@ def counted_server(model: Path, work: Path, payload: tuple[str, str | bytes, dic
                              sys.executable, "-c", WORKER, str(config)], env=env, cwd=src or ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        wait_ready(port, proc, "bench/instructions.py")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=START_S)
-        deadline = time.monotonic() + START_S
-        while _status(conn, "GET", "/ready") != 200:  # it listens before the model is loaded
-            if proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"bench/instructions.py: the server on {port} did not get ready")
-            time.sleep(0.5)
         path, body, headers = payload
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}", **(headers or {})}
 
         def send(n: int) -> None:
             for _ in range(n):
-                if (status := _status(conn, "POST", path, body, headers)) != 200:
-                    sys.exit(f"bench/instructions.py: {path} answered {status}")
+                if (answered := status(conn, "POST", path, body, headers)) != 200:
+                    sys.exit(f"bench/instructions.py: {path} answered {answered}")
 
         return count_phases(proc.pid, out, send, requests, idle_s)
     finally:
@@ -134,7 +130,19 @@ def counted_server(model: Path, work: Path, payload: tuple[str, str | bytes, dic
         proc.wait(START_S)
 
 
-def _status(conn: http.client.HTTPConnection, method: str, path: str, body: str | bytes | None = None,
+def wait_ready(port: int, proc: subprocess.Popen[bytes], script: str) -> None:
+    """Until the server on ``port`` (run by ``proc``) answers /ready: it listens before the model is
+    loaded. Exits with one line naming ``script`` if it dies or takes over START_S."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=START_S)
+    deadline = time.monotonic() + START_S
+    while status(conn, "GET", "/ready") != 200:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"{script}: the server on {port} did not get ready")
+        time.sleep(0.3)
+    conn.close()
+
+
+def status(conn: http.client.HTTPConnection, method: str, path: str, body: str | bytes | None = None,
             headers: dict[str, str] | None = None) -> int:
     try:
         conn.request(method, path, body, headers or {})
